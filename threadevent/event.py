@@ -1,0 +1,469 @@
+"""Event: one result (or exception), sent once, received by every thread that waits for it."""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import threading
+from _thread import allocate_lock
+from collections.abc import Callable, Generator
+from time import monotonic as _monotonic
+from types import TracebackType
+from typing import Any, Generic, TypeVar, overload
+
+from threadevent import _checkpoint
+from threadevent._checkpoint import PENDING as _PENDING
+from threadevent._checkpoint import block as _block
+from threadevent._checkpoint import release as _release
+
+__all__ = ["Event"]
+
+logger = logging.getLogger("threadevent")
+
+_T = TypeVar("_T")
+
+#: What ``send(exc=...)`` and ``send_exception(*args)`` accept: the arguments of ``raise``.
+ExcInfo = BaseException | type[BaseException] | tuple[Any, ...]
+
+#: A sent outcome: ``(result, None, None)`` or ``(None, exception, traceback)``.  One tuple, read with one
+#: attribute load, so a reader never mixes the halves of two different sends.
+_Outcome = tuple[Any, BaseException | None, TracebackType | None]
+
+_TIMEOUT_MAX = threading.TIMEOUT_MAX
+
+
+class _Node:
+    """One blocked ``wait``: the lock its thread sleeps on, and its place in the chain of waiters."""
+
+    __slots__ = ("lock", "prev", "next")
+
+    def __init__(self, prev: _Node | None) -> None:
+        self.lock = allocate_lock()
+        self.lock.acquire()
+        self.prev = prev
+        self.next: _Node | None = None
+
+
+class _Chain:
+    """The waiters blocked on one send: a doubly-linked list, and once sent, that send's outcome.
+
+    ``send`` detaches the chain from the event and wakes only its head; every woken waiter wakes the next
+    one.  That keeps ``send`` O(1) however many wait, and gives each waiter the outcome of the send it
+    was blocked on even if ``reset()`` and another ``send()`` follow before it runs.  While unsent, the
+    chain is changed only under the event's lock; once sent, it never changes again.
+    """
+
+    __slots__ = ("head", "tail", "count", "outcome")
+
+    def __init__(self) -> None:
+        self.head: _Node | None = None
+        self.tail: _Node | None = None
+        self.count = 0
+        self.outcome: _Outcome | None = None
+
+    def append(self) -> _Node:
+        node = _Node(self.tail)
+        if self.tail is None:
+            self.head = node
+        else:
+            self.tail.next = node
+        self.tail = node
+        self.count += 1
+        return node
+
+    def unlink(self, node: _Node) -> None:
+        if node.prev is None:
+            self.head = node.next
+        else:
+            node.prev.next = node.next
+        if node.next is None:
+            self.tail = node.prev
+        else:
+            node.next.prev = node.prev
+        self.count -= 1
+
+
+class _OutcomeHook:
+    """An internal done-callback that receives the outcome itself rather than the event.
+
+    ``await`` and the wait-on-many helpers use it: by the time a callback runs, a ``reset()`` may already
+    have cleared the event, but the hook still gets the outcome of the send that triggered it.
+    """
+
+    __slots__ = ("fire",)
+
+    def __init__(self, fire: Callable[[_Outcome], object]) -> None:
+        self.fire = fire
+
+
+def _check_timeout(timeout: object) -> float:
+    """``timeout`` as seconds to block, ``-1.0`` for "forever"; a clear error for anything else."""
+    if timeout.__class__ is not float and timeout.__class__ is not int:
+        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+            raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+    seconds = float(timeout)  # type: ignore[arg-type,unused-ignore]
+    if math.isnan(seconds):
+        raise ValueError("timeout must be a number of seconds or None, not NaN")
+    if seconds > _TIMEOUT_MAX:
+        return -1.0
+    return seconds if seconds > 0.0 else 0.0
+
+
+def _as_exception(exc: ExcInfo) -> tuple[BaseException, TracebackType | None]:
+    """Turn the arguments of ``raise``/``throw`` into the instance to raise and its traceback."""
+    args = exc if isinstance(exc, tuple) else (exc,)
+    if not 1 <= len(args) <= 3:
+        raise TypeError(
+            "send_exception() takes the arguments of raise: (exception,), (type, value) or "
+            f"(type, value, traceback); got {len(args)} arguments"
+        )
+    kind = args[0]
+    value = args[1] if len(args) > 1 else None
+    tb = args[2] if len(args) > 2 else None
+    if tb is not None and not isinstance(tb, TracebackType):
+        raise TypeError(f"the traceback must be a traceback object or None, not {type(tb).__name__}")
+    if isinstance(kind, BaseException):
+        if value is not None:
+            raise TypeError("instance exception may not have a separate value")
+        instance = kind
+    elif isinstance(kind, type) and issubclass(kind, BaseException):
+        if isinstance(value, kind):
+            instance = value
+        elif value is None:
+            instance = kind()
+        elif isinstance(value, tuple):
+            instance = kind(*value)
+        else:
+            instance = kind(value)
+    else:
+        raise TypeError(
+            f"exceptions must be BaseException instances or subclasses, not {type(kind).__name__}"
+        )
+    return instance, (tb if tb is not None else instance.__traceback__)
+
+
+def _unwrap(outcome: _Outcome) -> Any:
+    """Return the result of an outcome, or raise its exception with the traceback it was sent with."""
+    exc = outcome[1]
+    if exc is None:
+        return outcome[0]
+    try:
+        raise exc.with_traceback(outcome[2])
+    finally:
+        del exc
+
+
+class Event(Generic[_T]):
+    """A one-shot result that any number of threads can wait for.
+
+    One thread calls ``send(value)`` (or ``send_exception(...)``); every thread blocked in ``wait()``
+    wakes and gets ``value`` (or has the exception raised), and every later ``wait()`` returns it at
+    once.  It replaces the "``threading.Event`` plus a shared variable" pattern, and is what
+    ``GreenThread.wait()`` stands on.
+
+    ``send`` never blocks and never waits for the waiters to run; a second ``send`` without ``reset()``
+    is an error.  ``wait`` is a checkpoint: a kill or an expired ``Timeout`` of the waiting thread
+    interrupts it.  It is not a queue (one value per send) and not a level-triggered flag you can clear
+    and set freely (``reset()`` of a fresh event is an error, as in eventlet).
+
+    >>> import threading
+    >>> evt = Event()
+    >>> def compute(b):
+    ...     evt.send(b + 1)
+    >>> threading.Thread(target=compute, args=(3,)).start()
+    >>> evt.wait()
+    4
+    >>> evt.wait()            # already sent: returns at once, as often as asked
+    4
+    """
+
+    __slots__ = ("_lock", "_outcome", "_chain", "_callbacks", "__weakref__")
+
+    def __init__(self) -> None:
+        self._lock = allocate_lock()
+        self._outcome: _Outcome | None = None
+        self._chain: _Chain | None = None
+        self._callbacks: list[Callable[[Event[_T]], object] | _OutcomeHook] | None = None
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def send(self, result: _T | None = None, exc: ExcInfo | None = None) -> None:
+        """Publish ``result`` (or, with ``exc``, an exception) and wake every waiter; return at once.
+
+        ``exc`` takes what ``raise`` takes: an exception instance, a class, or a tuple
+        ``(type, value, traceback)``.  Sending twice without ``reset()`` raises ``AssertionError``.
+
+        >>> evt = Event()
+        >>> evt.send("a")
+        >>> evt.send("whoops")
+        Traceback (most recent call last):
+        ...
+        AssertionError: Trying to re-send() an already-triggered event.
+        """
+        if exc is None:
+            outcome: _Outcome = (result, None, None)
+        else:
+            instance, tb = _as_exception(exc)
+            outcome = (None, instance, tb)
+        with self._lock:
+            if self._outcome is not None:
+                raise AssertionError("Trying to re-send() an already-triggered event.")
+            self._outcome = outcome
+            chain = self._chain
+            callbacks = self._callbacks
+            if chain is not None:
+                chain.outcome = outcome
+                self._chain = None
+            if callbacks is not None:
+                self._callbacks = None
+        if chain is not None and chain.head is not None:
+            _release(chain.head.lock)
+        if callbacks is not None:
+            self._run_callbacks(callbacks, outcome)
+
+    def send_exception(self, *args: Any) -> None:
+        """Send an exception: ``args`` are those of ``raise``, e.g. ``send_exception(*sys.exc_info())``.
+
+        Given a traceback, waiters raise with it attached, so the frames where the error happened show.
+        """
+        if not args:
+            raise TypeError("send_exception() needs an exception: (instance,), (type,) or (type, value, tb)")
+        self.send(None, args)
+
+    def reset(self) -> None:
+        """Make a sent event fresh, ready for another ``send``.
+
+        Waiters that were blocked when the last ``send`` happened still get that send's outcome.
+        Resetting a fresh event raises ``AssertionError``.
+        """
+        with self._lock:
+            if self._outcome is None:
+                raise AssertionError("Trying to re-reset() a fresh event.")
+            self._outcome = None
+
+    # -- waiting ---------------------------------------------------------------------------------
+
+    @overload
+    def wait(self, timeout: None = None) -> _T: ...
+    @overload
+    def wait(self, timeout: float) -> _T | None: ...
+
+    def wait(self, timeout: float | None = None) -> _T | None:
+        """Block until sent; return the result or raise the sent exception.
+
+        Returns at once if already sent.  After ``timeout`` seconds, returns ``None`` (eventlet's
+        behaviour; ``result()`` raises ``TimeoutError`` instead).  A checkpoint.
+
+        >>> evt = Event()
+        >>> evt.wait(timeout=0.01) is None
+        True
+        """
+        if timeout is not None:
+            timeout = _check_timeout(timeout)
+        outcome = self._outcome
+        if _PENDING[0]:
+            _checkpoint.check()
+        if outcome is None:
+            outcome = self._wait(-1.0 if timeout is None else timeout)
+            if outcome is None:
+                return None
+        if outcome[1] is None:
+            return outcome[0]  # type: ignore[no-any-return]
+        return _unwrap(outcome)  # type: ignore[no-any-return]
+
+    def result(self, timeout: float | None = None) -> _T:
+        """Like ``wait()``, but raise ``TimeoutError`` on expiry (as ``concurrent.futures.Future``)."""
+        return _unwrap(self._wait_or_raise(timeout))  # type: ignore[no-any-return]
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The sent exception, or ``None`` if a result was sent; ``TimeoutError`` on expiry."""
+        return self._wait_or_raise(timeout)[1]
+
+    def _wait_or_raise(self, timeout: float | None) -> _Outcome:
+        seconds = -1.0 if timeout is None else _check_timeout(timeout)
+        outcome = self._outcome
+        if _PENDING[0]:
+            _checkpoint.check()
+        if outcome is None:
+            outcome = self._wait(seconds)
+            if outcome is None:
+                raise TimeoutError(f"{self!r} was not sent within {timeout} seconds")
+        return outcome
+
+    def _wait(self, timeout: float) -> _Outcome | None:
+        """Block until sent or ``timeout`` (``-1``: never) passes; the outcome, or None on expiry."""
+        with self._lock:
+            outcome = self._outcome
+            if outcome is not None:
+                return outcome
+            if timeout == 0.0:
+                return None
+            chain = self._chain
+            if chain is None:
+                chain = self._chain = _Chain()
+            node = chain.append()
+        deadline = -1.0
+        try:
+            while True:
+                acquired = _block(node.lock, timeout)
+                if chain.outcome is not None:
+                    break
+                if not acquired:
+                    break  # timed out; _leave decides, under the lock, whether a send beat us
+                # Woken by an interrupt that was withdrawn before we ran: wait for the rest of the time.
+                if timeout > 0.0:
+                    now = _monotonic()
+                    if deadline < 0.0:
+                        deadline = now + timeout
+                    timeout = max(deadline - now, 0.0)
+        finally:
+            self._leave(chain, node)
+        return chain.outcome
+
+    def _leave(self, chain: _Chain, node: _Node) -> None:
+        """``node`` stops waiting, for whatever reason: unlink it, or if sent, wake the next waiter."""
+        if chain.outcome is None:
+            with self._lock:
+                if chain.outcome is None:
+                    chain.unlink(node)
+                    return
+        # Sent: the chain is frozen and ``node`` is in it, so its successor is waiting on us.
+        following = node.next
+        if following is not None:
+            _release(following.lock)
+
+    # -- looking without blocking ----------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """True once sent, until ``reset()``: ``wait()`` would return at once."""
+        return self._outcome is not None
+
+    done = ready
+
+    def has_result(self) -> bool:
+        """True once a result (not an exception) has been sent."""
+        outcome = self._outcome
+        return outcome is not None and outcome[1] is None
+
+    def has_exception(self) -> bool:
+        """True once an exception has been sent."""
+        outcome = self._outcome
+        return outcome is not None and outcome[1] is not None
+
+    def poll(self, notready: Any = None) -> Any:
+        """``wait()`` if sent, else ``notready``, without blocking."""
+        outcome = self._outcome
+        return notready if outcome is None else _unwrap(outcome)
+
+    def poll_result(self, notready: Any = None) -> Any:
+        """The result if a result was sent, else ``notready``; never raises the sent exception."""
+        outcome = self._outcome
+        return notready if outcome is None or outcome[1] is not None else outcome[0]
+
+    def poll_exception(self, notready: Any = None) -> Any:
+        """``wait()`` (which raises) if an exception was sent, else ``notready``."""
+        outcome = self._outcome
+        return notready if outcome is None or outcome[1] is None else _unwrap(outcome)
+
+    # -- callbacks -------------------------------------------------------------------------------
+
+    def add_done_callback(self, fn: Callable[[Event[_T]], object]) -> None:
+        """Call ``fn(event)`` once sent, in the sending thread; at once, here, if already sent.
+
+        An exception from ``fn`` is logged on the ``threadevent`` logger and does not stop the others.
+        """
+        if not callable(fn):
+            raise TypeError(f"add_done_callback() needs a callable, not {type(fn).__name__}")
+        self._add(fn)
+
+    def remove_done_callback(self, fn: Callable[[Event[_T]], object]) -> int:
+        """Remove every registration of ``fn`` that has not run yet; return how many were removed."""
+        with self._lock:
+            callbacks = self._callbacks
+            if not callbacks:
+                return 0
+            kept = [cb for cb in callbacks if cb.__class__ is _OutcomeHook or cb != fn]
+            self._callbacks = kept or None
+        return len(callbacks) - len(kept)
+
+    def _add(self, fn: Callable[[Event[_T]], object] | _OutcomeHook) -> None:
+        with self._lock:
+            outcome = self._outcome
+            if outcome is None:
+                if self._callbacks is None:
+                    self._callbacks = [fn]
+                else:
+                    self._callbacks.append(fn)
+                return
+        self._run_callbacks([fn], outcome)
+
+    def _remove_hook(self, hook: _OutcomeHook) -> None:
+        with self._lock:
+            callbacks = self._callbacks
+            if callbacks is not None and hook in callbacks:
+                callbacks.remove(hook)
+
+    def _run_callbacks(
+        self, callbacks: list[Callable[[Event[_T]], object] | _OutcomeHook], outcome: _Outcome
+    ) -> None:
+        remaining = iter(callbacks)
+        try:
+            self._call_each(remaining, outcome)
+        finally:
+            # Only reached with callbacks left if a BaseException escaped one: the rest still run once.
+            self._call_each(remaining, outcome)
+
+    def _call_each(self, callbacks: Any, outcome: _Outcome) -> None:
+        for fn in callbacks:
+            try:
+                if fn.__class__ is _OutcomeHook:
+                    fn.fire(outcome)
+                else:
+                    fn(self)
+            except Exception:
+                logger.exception("exception calling callback for %r", self)
+
+    # -- asyncio -------------------------------------------------------------------------------
+
+    def __await__(self) -> Generator[Any, None, _T]:
+        """Suspend the awaiting coroutine, not the loop's thread, until sent; then return or raise."""
+        outcome = self._outcome
+        if outcome is None:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[_Outcome] = loop.create_future()
+
+            def fire(sent: _Outcome) -> None:
+                try:
+                    loop.call_soon_threadsafe(_settle, future, sent)
+                except RuntimeError:
+                    pass  # the loop is closed: nobody is left to wake
+
+            hook = _OutcomeHook(fire)
+            self._add(hook)
+            try:
+                outcome = yield from future.__await__()
+            finally:
+                if not future.done() or future.cancelled():
+                    self._remove_hook(hook)
+        return _unwrap(outcome)  # type: ignore[no-any-return]
+
+    # -- the rest --------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        outcome = self._outcome
+        if outcome is None:
+            chain = self._chain
+            state = f"unsent, {0 if chain is None else chain.count} waiters"
+        elif outcome[1] is None:
+            state = f"result={outcome[0]!r}"
+        else:
+            state = f"exception={outcome[1]!r}"
+        return f"<{type(self).__name__} at {id(self):#x} {state}>"
+
+
+def _settle(future: Any, outcome: _Outcome) -> None:
+    if not future.done():
+        future.set_result(outcome)
