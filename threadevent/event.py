@@ -303,32 +303,40 @@ class Event(Generic[_T]):
             if chain is None:
                 chain = self._chain = _Chain()
             node = chain.append()
-        deadline = -1.0
         try:
-            while True:
-                acquired = _block(node.lock, timeout)
-                if chain.outcome is not None:
-                    break
-                if not acquired:
-                    break  # timed out; _leave decides, under the lock, whether a send beat us
-                # Woken by an interrupt that was withdrawn before we ran: wait for the rest of the time.
-                if timeout > 0.0:
-                    now = _monotonic()
-                    if deadline < 0.0:
-                        deadline = now + timeout
-                    timeout = max(deadline - now, 0.0)
-        finally:
+            if _block(node.lock, timeout) and chain.outcome is None:
+                # Woken by an interrupt that was withdrawn before we ran: wait out the rest.
+                self._wait_again(chain, node, timeout)
+        except BaseException:
             self._leave(chain, node)
+            raise
+        outcome = chain.outcome
+        if outcome is not None:
+            # Sent: the chain is frozen and ``node`` is in it, so its successor is waiting on us.
+            following = node.next
+            if following is not None:
+                _release(following.lock)
+            return outcome
+        self._leave(chain, node)  # timed out, unless a send got in before we left
         return chain.outcome
 
+    def _wait_again(self, chain: _Chain, node: _Node, timeout: float) -> None:
+        deadline = _monotonic() + timeout
+        while chain.outcome is None:
+            if timeout >= 0.0:
+                timeout = deadline - _monotonic()
+                if timeout <= 0.0:
+                    return
+            if not _block(node.lock, timeout):
+                return
+
     def _leave(self, chain: _Chain, node: _Node) -> None:
-        """``node`` stops waiting, for whatever reason: unlink it, or if sent, wake the next waiter."""
+        """``node`` stops waiting before it was woken: unlink it, or if sent, wake the next waiter."""
         if chain.outcome is None:
             with self._lock:
                 if chain.outcome is None:
                     chain.unlink(node)
                     return
-        # Sent: the chain is frozen and ``node`` is in it, so its successor is waiting on us.
         following = node.next
         if following is not None:
             _release(following.lock)

@@ -1,0 +1,1 @@
+"""threadevent's stress suite and benchmark report (``python -m stress``, ``python -m stress.bench``)."""

@@ -1,0 +1,342 @@
+"""The benchmark report: every bar of DESIGN.md, measured against its stdlib rival in the same run.
+
+    python -m stress.bench            # full run: both CPU modes, several rounds
+    python -m stress.bench --quick    # a smoke run for CI: small sizes, few rounds
+    python -m stress.bench --check    # exit 1 if a bar is missed
+
+Each workload is measured twice, in two child processes: pinned to one CPU (the library's own overhead,
+steady on a noisy machine) and free on all CPUs (real cross-core wake-ups).  Within a process, ours and the
+rival alternate round by round, and the reported ratio is the median of the per-round ratios, so drift in
+the machine's speed hits both sides alike.  Times are per operation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from threadevent import Event
+
+#: A measurement: given a size, returns the cost of one operation (seconds, or bytes for memory rows).
+Measure = Callable[[int], float]
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    ours: Measure
+    rival_name: str
+    rival: Measure
+    size: int  # operations per measurement in a full run
+    bar: float | None  # the one-CPU bar on ours/rival, None for rows that only report
+    unit: str = "us"  # "us" per operation, or "B" per object
+
+
+# -- workloads -----------------------------------------------------------------------------------
+
+
+def _ping_pong(make: Callable[[], Any], send: Callable[[Any], Any], wait: Callable[[Any], Any]) -> Measure:
+    """Two threads bounce a one-shot event each way per round trip: time per round trip."""
+
+    def measure(n: int) -> float:
+        pairs = [(make(), make()) for _ in range(n)]
+
+        def echo() -> None:
+            for there, back in pairs:
+                wait(there)
+                send(back)
+
+        thread = threading.Thread(target=echo)
+        thread.start()
+        start = time.perf_counter()
+        for there, back in pairs:
+            send(there)
+            wait(back)
+        elapsed = time.perf_counter() - start
+        thread.join()
+        return elapsed / n
+
+    return measure
+
+
+def _send_to_many(
+    make: Callable[[], Any],
+    send: Callable[[Any], Any],
+    wait: Callable[[Any], Any],
+    blocked: Callable[[Any], int],
+    waiters: int = 1000,
+) -> Measure:
+    """Time spent in the sender's ``send`` while ``waiters`` threads are blocked on the event."""
+
+    def measure(n: int) -> float:
+        events = [make() for _ in range(n + 1)]
+
+        def waiter() -> None:
+            for event in events:
+                wait(event)
+
+        threads = [threading.Thread(target=waiter, daemon=True) for _ in range(waiters)]
+        for thread in threads:
+            thread.start()
+        total = 0.0
+        for event in events:
+            deadline = time.monotonic() + 60
+            while blocked(event) < waiters:  # a benchmark may poll; tests never do
+                if time.monotonic() > deadline:
+                    raise RuntimeError("waiters never blocked")
+                time.sleep(0.0005)
+            start = time.perf_counter()
+            send(event)
+            total += time.perf_counter() - start
+            if event is events[-2]:
+                send(events[-1])  # release the waiters from the spare last event, untimed
+                break
+        for thread in threads:
+            thread.join()
+        return total / n
+
+    return measure
+
+
+def _ours_blocked(event: Event[Any]) -> int:
+    chain = event._chain
+    return 0 if chain is None else chain.count
+
+
+def _stdlib_blocked(event: threading.Event) -> int:
+    return len(event._cond._waiters)  # type: ignore[attr-defined]
+
+
+def _repeat(setup: Callable[[], Callable[[], Any]]) -> Measure:
+    """Time ``n`` calls of the function ``setup()`` returns."""
+
+    def measure(n: int) -> float:
+        fn = setup()
+        loop = range(n)
+        start = time.perf_counter()
+        for _ in loop:
+            fn()
+        return (time.perf_counter() - start) / n
+
+    return measure
+
+
+def _sent_event() -> Callable[[], Any]:
+    event: Event[int] = Event()
+    event.send(1)
+    return event.wait
+
+
+def _set_event() -> Callable[[], Any]:
+    event = threading.Event()
+    event.set()
+    return event.wait
+
+
+def _memory(make: Callable[[], Any]) -> Measure:
+    """Bytes per live object, ``n`` of them alive at once, as tracemalloc counts them."""
+
+    def measure(n: int) -> float:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            objects = [make() for _ in range(n)]
+            size, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        del objects
+        return size / n
+
+    return measure
+
+
+def _event_send(event: Event[Any]) -> None:
+    event.send(None)
+
+
+def _future_send(future: Future[Any]) -> None:
+    future.set_result(None)
+
+
+ROWS: list[Row] = [
+    Row(
+        "ping-pong send/wait",
+        _ping_pong(Event, _event_send, Event.wait),
+        "threading.Event set/wait",
+        _ping_pong(threading.Event, threading.Event.set, threading.Event.wait),
+        20_000,
+        0.8,
+    ),
+    Row(
+        "ping-pong send/wait",
+        _ping_pong(Event, _event_send, Event.wait),
+        "Future set_result/result",
+        _ping_pong(Future, _future_send, Future.result),
+        20_000,
+        0.75,
+    ),
+    Row(
+        "send() to 1000 blocked waiters",
+        _send_to_many(Event, _event_send, Event.wait, _ours_blocked),
+        "threading.Event.set(), 1000 waiters",
+        _send_to_many(threading.Event, threading.Event.set, threading.Event.wait, _stdlib_blocked),
+        5,
+        0.1,
+    ),
+    Row(
+        "wait() on a sent event",
+        _repeat(_sent_event),
+        "threading.Event.wait() on a set event",
+        _repeat(_set_event),
+        200_000,
+        0.5,
+    ),
+    Row(
+        "Event() creation",
+        _repeat(lambda: Event),
+        "threading.Event()",
+        _repeat(lambda: threading.Event),
+        100_000,
+        0.5,
+    ),
+    Row(
+        "memory of 100k live events",
+        _memory(Event),
+        "threading.Event",
+        _memory(threading.Event),
+        100_000,
+        0.5,
+        unit="B",
+    ),
+]
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+
+def _run_rows(rounds: int, scale: float) -> list[dict[str, Any]]:
+    """Measure every row, ours and rival alternating, in this process; return the medians."""
+    results = []
+    for row in ROWS:
+        size = max(1, int(row.size * scale))
+        ours: list[float] = []
+        rival: list[float] = []
+        for i in range(rounds):
+            # Alternate who goes first, so a warm cache or a quiet moment favours neither side.
+            first, second = (row.ours, row.rival) if i % 2 == 0 else (row.rival, row.ours)
+            a, b = first(size), second(size)
+            ours.append(a if i % 2 == 0 else b)
+            rival.append(b if i % 2 == 0 else a)
+        ratios = [o / r for o, r in zip(ours, rival, strict=True)]
+        results.append(
+            {
+                "name": row.name,
+                "rival": row.rival_name,
+                "unit": row.unit,
+                "bar": row.bar,
+                "ours": statistics.median(ours),
+                "rival_value": statistics.median(rival),
+                "ratio": statistics.median(ratios),
+            }
+        )
+    return results
+
+
+def _pin_to_one_cpu() -> str:
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned: this OS cannot set CPU affinity"
+    cpu = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return f"pinned to CPU {cpu}"
+
+
+def _child(mode: str, rounds: int, scale: float) -> None:
+    note = _pin_to_one_cpu() if mode == "one" else f"{len(os.sched_getaffinity(0))} CPUs"
+    print(json.dumps({"note": note, "rows": _run_rows(rounds, scale)}))
+
+
+def _measure_mode(mode: str, rounds: int, scale: float) -> dict[str, Any]:
+    # A fresh process per mode: affinity set before any thread exists applies to every thread.
+    cmd = [
+        sys.executable,
+        "-m",
+        "stress.bench",
+        "--child",
+        mode,
+        "--rounds",
+        str(rounds),
+        "--scale",
+        str(scale),
+    ]
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"{value:.0f} B" if unit == "B" else f"{value * 1e6:.3f} us"
+
+
+def render(one: dict[str, Any], every: dict[str, Any]) -> tuple[str, bool]:
+    """The report as a Markdown table, and whether every bar holds."""
+    lines = [
+        "| workload | rival | ours, 1 CPU | rival, 1 CPU | ratio, 1 CPU | bar | ratio, all CPUs | verdict |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    ok = True
+    for a, b in zip(one["rows"], every["rows"], strict=True):
+        bar = a["bar"]
+        met = (bar is None or a["ratio"] <= bar) and b["ratio"] <= 1.0
+        ok = ok and met
+        lines.append(
+            f"| {a['name']} | {a['rival']} | {_fmt(a['ours'], a['unit'])} "
+            f"| {_fmt(a['rival_value'], a['unit'])} "
+            f"| {a['ratio']:.3f} | {'' if bar is None else f'<= {bar}'} | {b['ratio']:.3f} "
+            f"| {'met' if met else 'MISSED'} |"
+        )
+    return "\n".join(lines), ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stress.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes and 3 rounds: a smoke run")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per workload (default 7, quick 3)")
+    parser.add_argument("--scale", type=float, default=None, help="multiply every workload's size")
+    parser.add_argument("--check", action="store_true", help="exit 1 if any bar is missed")
+    parser.add_argument("--json", metavar="FILE", help="also write the raw results to FILE")
+    parser.add_argument("--child", choices=["one", "all"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 7)
+    scale = args.scale or (0.05 if args.quick else 1.0)
+    if args.child:
+        _child(args.child, rounds, scale)
+        return 0
+
+    print(
+        f"threadevent benchmark: Python {sys.version.split()[0]}, {rounds} rounds, scale {scale}", flush=True
+    )
+    one = _measure_mode("one", rounds, scale)
+    every = _measure_mode("all", rounds, scale)
+    print(f"one CPU: {one['note']}; all CPUs: {every['note']}\n")
+    table, ok = render(one, every)
+    print(table)
+    print("\nEvery bar met." if ok else "\nSome bars MISSED (noisy machine? re-run before believing it).")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"one_cpu": one, "all_cpus": every, "ok": ok}, f, indent=2)
+    return 1 if args.check and not ok else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
