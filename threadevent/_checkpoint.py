@@ -21,7 +21,13 @@ __all__ = ["PENDING", "ThreadState", "block", "check", "current_state", "interru
 #: it once; only ever changed while ``_pending_lock`` is held.
 PENDING: list[int] = [0]
 _pending_lock = allocate_lock()
-_local = threading.local()
+
+
+class _Local(threading.local):
+    # A class-level default: a missing attribute would cost an AttributeError on every lookup.
+    state: ThreadState | None = None
+
+
 
 
 class ThreadState:
@@ -46,9 +52,12 @@ class ThreadState:
         return exc
 
 
+_local = _Local()
+
+
 def current_state(create: bool = False) -> ThreadState | None:
     """The calling thread's state; with ``create``, made on first use."""
-    state: ThreadState | None = getattr(_local, "state", None)
+    state = _local.state
     if state is None and create:
         state = _local.state = ThreadState()
     return state
@@ -99,7 +108,7 @@ def block(lock: LockType, timeout: float) -> bool:
     as it must for KeyboardInterrupt in the main thread.  A True return may also come from an interrupt
     that was withdrawn before this thread woke: callers re-check their condition.
     """
-    state: ThreadState | None = getattr(_local, "state", None)
+    state = _local.state
     if state is None:
         return lock.acquire(True, timeout)
     with state.lock:

@@ -57,9 +57,11 @@ class _Chain:
     __slots__ = ("head", "tail", "count", "outcome")
 
     def __init__(self) -> None:
-        self.head: _Node | None = None
-        self.tail: _Node | None = None
-        self.count = 0
+        # Made by the first waiter that must block, which takes the first node.
+        first = _Node(None)
+        self.head: _Node | None = first
+        self.tail: _Node | None = first
+        self.count = 1
         self.outcome: _Outcome | None = None
 
     def append(self) -> _Node:
@@ -206,7 +208,9 @@ class Event(Generic[_T]):
         else:
             instance, tb = _as_exception(exc)
             outcome = (None, instance, tb)
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not ``with``: this is the hot path, and try/finally costs less here
+        try:
             if self._outcome is not None:
                 raise AssertionError("Trying to re-send() an already-triggered event.")
             self._outcome = outcome
@@ -217,8 +221,12 @@ class Event(Generic[_T]):
                 self._chain = None
             if callbacks is not None:
                 self._callbacks = None
-        if chain is not None and chain.head is not None:
-            _release(chain.head.lock)
+        finally:
+            lock.release()
+        if chain is not None:
+            head = chain.head
+            if head is not None:
+                _release(head.lock)
         if callbacks is not None:
             self._run_callbacks(callbacks, outcome)
 
@@ -293,7 +301,9 @@ class Event(Generic[_T]):
 
     def _wait(self, timeout: float) -> _Outcome | None:
         """Block until sent or ``timeout`` (``-1``: never) passes; the outcome, or None on expiry."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not ``with``: this is the hot path, and try/finally costs less here
+        try:
             outcome = self._outcome
             if outcome is not None:
                 return outcome
@@ -302,7 +312,11 @@ class Event(Generic[_T]):
             chain = self._chain
             if chain is None:
                 chain = self._chain = _Chain()
-            node = chain.append()
+                node: _Node = chain.head  # type: ignore[assignment]
+            else:
+                node = chain.append()
+        finally:
+            lock.release()
         try:
             if _block(node.lock, timeout) and chain.outcome is None:
                 # Woken by an interrupt that was withdrawn before we ran: wait out the rest.
