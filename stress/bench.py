@@ -23,11 +23,11 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from threadevent import Event
+from threadevent import Event, hub, spawn
 
 #: A measurement: given a size, returns the cost of one operation (seconds, or bytes for memory rows).
 Measure = Callable[[int], float]
@@ -38,10 +38,10 @@ class Row:
     name: str
     ours: Measure
     rival_name: str
-    rival: Measure
+    rival: Measure | None  # None: an absolute count, measured once, whose bar is a limit on the count
     size: int  # operations per measurement in a full run
-    bar: float | None  # the one-CPU bar on ours/rival, None for rows that only report
-    unit: str = "us"  # "us" per operation, or "B" per object
+    bar: float | None  # the one-CPU bar on ours/rival (or on the count), None for rows that only report
+    unit: str = "us"  # "us" per operation, "B" per object, or "" for a count
 
 
 # -- workloads -----------------------------------------------------------------------------------
@@ -170,6 +170,38 @@ def _future_send(future: Future[Any]) -> None:
     future.set_result(None)
 
 
+def _spawn_wait(n: int) -> float:
+    f = _nothing
+    spawn(f).wait()  # a warm worker, as the executor's below
+    start = time.perf_counter()
+    for _ in range(n):
+        spawn(f).wait()
+    return (time.perf_counter() - start) / n
+
+
+def _submit_result(n: int) -> float:
+    f = _nothing
+    with ThreadPoolExecutor(32) as executor:
+        executor.submit(f).result()
+        start = time.perf_counter()
+        for _ in range(n):
+            executor.submit(f).result()
+        return (time.perf_counter() - start) / n
+
+
+def _threads_for_sequential_spawns(n: int) -> float:
+    """How many worker threads ``n`` sequential ``spawn(f).wait()`` start, from a cold hub."""
+    before = hub.stats().spawned
+    f = _nothing
+    for _ in range(n):
+        spawn(f).wait()
+    return float(hub.stats().spawned - before)
+
+
+def _nothing() -> None:
+    pass
+
+
 ROWS: list[Row] = [
     Row(
         "ping-pong send/wait",
@@ -220,6 +252,24 @@ ROWS: list[Row] = [
         0.5,
         unit="B",
     ),
+    # Before any other spawn row: it counts the threads started from the child process's cold hub.
+    Row(
+        "threads started by 100k sequential spawn(f).wait()",
+        _threads_for_sequential_spawns,
+        "",
+        None,
+        100_000,
+        4,
+        unit="",
+    ),
+    Row(
+        "spawn(f).wait() round trip",
+        _spawn_wait,
+        "ThreadPoolExecutor.submit(f).result()",
+        _submit_result,
+        20_000,
+        0.7,
+    ),
 ]
 
 
@@ -231,6 +281,10 @@ def _run_rows(rounds: int, scale: float) -> list[dict[str, Any]]:
     results = []
     for row in ROWS:
         size = max(1, int(row.size * scale))
+        if row.rival is None:
+            count = row.ours(size)
+            results.append({**_describe(row), "ours": count, "rival_value": None, "ratio": None})
+            continue
         ours: list[float] = []
         rival: list[float] = []
         for i in range(rounds):
@@ -242,16 +296,17 @@ def _run_rows(rounds: int, scale: float) -> list[dict[str, Any]]:
         ratios = [o / r for o, r in zip(ours, rival, strict=True)]
         results.append(
             {
-                "name": row.name,
-                "rival": row.rival_name,
-                "unit": row.unit,
-                "bar": row.bar,
+                **_describe(row),
                 "ours": statistics.median(ours),
                 "rival_value": statistics.median(rival),
                 "ratio": statistics.median(ratios),
             }
         )
     return results
+
+
+def _describe(row: Row) -> dict[str, Any]:
+    return {"name": row.name, "rival": row.rival_name, "unit": row.unit, "bar": row.bar}
 
 
 def _pin_to_one_cpu() -> str:
@@ -284,26 +339,36 @@ def _measure_mode(mode: str, rounds: int, scale: float) -> dict[str, Any]:
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
-def _fmt(value: float, unit: str) -> str:
-    return f"{value:.0f} B" if unit == "B" else f"{value * 1e6:.3f} us"
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return ""
+    if unit == "B":
+        return f"{value:.0f} B"
+    if unit == "":
+        return f"{value:.0f}"
+    return f"{value * 1e6:.3f} us"
 
 
 def render(one: dict[str, Any], every: dict[str, Any]) -> tuple[str, bool]:
     """The report as a Markdown table, and whether every bar holds."""
     lines = [
-        "| workload | rival | ours, 1 CPU | rival, 1 CPU | ratio, 1 CPU | bar | ratio, all CPUs | verdict |",
+        "| workload | rival | ours, 1 CPU | rival, 1 CPU | ratio (or count), 1 CPU | bar "
+        "| ratio (or count), all CPUs | verdict |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     ok = True
     for a, b in zip(one["rows"], every["rows"], strict=True):
         bar = a["bar"]
-        met = (bar is None or a["ratio"] <= bar) and b["ratio"] <= 1.0
+        if a["ratio"] is None:  # a count: the bar is a limit on it, in both modes
+            met = bar is None or (a["ours"] <= bar and b["ours"] <= bar)
+            ratios = f"| {a['ours']:.0f} | {'' if bar is None else f'<= {bar}'} | {b['ours']:.0f} "
+        else:
+            met = (bar is None or a["ratio"] <= bar) and b["ratio"] <= 1.0
+            ratios = f"| {a['ratio']:.3f} | {'' if bar is None else f'<= {bar}'} | {b['ratio']:.3f} "
         ok = ok and met
         lines.append(
             f"| {a['name']} | {a['rival']} | {_fmt(a['ours'], a['unit'])} "
-            f"| {_fmt(a['rival_value'], a['unit'])} "
-            f"| {a['ratio']:.3f} | {'' if bar is None else f'<= {bar}'} | {b['ratio']:.3f} "
-            f"| {'met' if met else 'MISSED'} |"
+            f"| {_fmt(a['rival_value'], a['unit'])} " + ratios + f"| {'met' if met else 'MISSED'} |"
         )
     return "\n".join(lines), ok
 

@@ -12,8 +12,12 @@ thread-local lookup on the blocking path, and the non-blocking paths pay one lis
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 import threading
 from _thread import LockType, allocate_lock
+from typing import Any
 
 __all__ = ["PENDING", "ThreadState", "block", "check", "current_state", "interrupt", "release"]
 
@@ -28,19 +32,25 @@ class _Local(threading.local):
     state: ThreadState | None = None
 
 
-
-
 class ThreadState:
     """What another thread needs in order to interrupt this one at a checkpoint."""
 
-    __slots__ = ("lock", "pending", "parked", "__weakref__")
+    __slots__ = ("__weakref__", "async_sent", "ident", "lock", "owner", "parked", "pending", "user")
 
     def __init__(self) -> None:
         self.lock = allocate_lock()
+        self.ident = threading.get_ident()
         #: The exception to raise at this thread's current or next checkpoint.
         self.pending: BaseException | None = None
         #: The lock this thread is blocked on inside a checkpoint, if it is.
         self.parked: LockType | None = None
+        #: The greenthread this thread runs, if any: a kill aimed at it interrupts only while it is.
+        self.owner: object = None
+        #: True while the thread runs a greenthread's function: only then may an interrupt be
+        #: delivered asynchronously (see ``interrupt``).
+        self.user = False
+        #: An asynchronous exception may be pending in the interpreter for this thread.
+        self.async_sent = False
 
     def take(self) -> BaseException | None:
         """Remove and return the pending interrupt.  Call with ``self.lock`` held."""
@@ -75,12 +85,19 @@ def release(lock: LockType) -> None:
         pass
 
 
-def interrupt(state: ThreadState, exc: BaseException) -> None:
+def interrupt(state: ThreadState, exc: BaseException, owner: object = None) -> None:
     """Make ``exc`` raise at the current or next checkpoint of the thread owning ``state``.
 
-    A later interrupt replaces one not yet raised.
+    A later interrupt replaces one not yet raised.  With an ``owner`` (a greenthread), it acts only while
+    that greenthread's function runs in the thread, and then a thread busy outside any checkpoint also
+    gets an exception of ``exc``'s type raised asynchronously, at its next bytecode (CPython's
+    ``PyThreadState_SetAsyncExc``): best effort, since a blocking C call is not interrupted, and never
+    while the thread executes threadevent's own code, whose bookkeeping must not be cut in half (the
+    caller retries later).
     """
     with state.lock:
+        if owner is not None and state.owner is not owner:
+            return
         if state.pending is None:
             with _pending_lock:
                 PENDING[0] += 1
@@ -88,6 +105,72 @@ def interrupt(state: ThreadState, exc: BaseException) -> None:
         parked = state.parked
         if parked is not None:
             release(parked)
+        elif owner is not None and state.user and not _in_threadevent(state.ident):
+            _set_async_exc(state.ident, _async_type(exc))
+            state.async_sent = True
+
+
+def enter_user_code(state: ThreadState, owner: object) -> None:
+    """The calling thread starts running ``owner``'s function: kills aimed at ``owner`` may land.
+
+    No lock: a killer that reads the old values just does nothing yet, and tries again.
+    """
+    state.owner = owner
+    state.user = True
+
+
+def leave_user_code(state: ThreadState) -> None:
+    """The function has ended: from now on, no interrupt aimed at it is sent and none stays pending.
+
+    An asynchronous exception sent just before may still have been raised in the caller's own code
+    before this call took the lock: callers run it in a retry loop until it returns.
+    """
+    with state.lock:
+        state.owner = None
+        state.user = False
+        state.take()  # a kill that came too late must not hit the thread's next task
+        if state.async_sent:
+            state.async_sent = False
+            _set_async_exc(state.ident, None)
+
+
+def _in_threadevent(ident: int) -> bool:
+    """Whether the thread is executing threadevent's own code right now (its innermost frame)."""
+    frame = sys._current_frames().get(ident)
+    return frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR)
+
+
+def _async_type(exc: BaseException) -> type[BaseException]:
+    """The class to raise asynchronously for ``exc``: CPython raises a class, instantiated with no args."""
+    kind = type(exc)
+    try:
+        kind()
+    except Exception:
+        from threadevent.greenthread import GreenletExit
+
+        return GreenletExit  # type: ignore[no-any-return,unused-ignore]
+    return kind
+
+
+def _set_async_exc(ident: int, kind: type[BaseException] | None) -> None:
+    raise_async, clear_async = _async_api()
+    if kind is None:
+        clear_async(ident, None)  # NULL: withdraw an exception not raised yet
+    else:
+        raise_async(ident, kind)
+
+
+@functools.cache
+def _async_api() -> tuple[Any, Any]:
+    import ctypes  # only the first kill of a busy greenthread pays for it
+
+    api = ("PyThreadState_SetAsyncExc", ctypes.pythonapi)
+    raise_async = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.py_object)(api)
+    clear_async = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)(api)
+    return raise_async, clear_async
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def check() -> None:

@@ -14,14 +14,15 @@ from typing import Any, Generic, TypeVar, overload
 
 from threadevent import _checkpoint
 from threadevent._checkpoint import PENDING as _PENDING
+from threadevent._checkpoint import _local
 from threadevent._checkpoint import block as _block
-from threadevent._checkpoint import release as _release
 
 __all__ = ["Event"]
 
 logger = logging.getLogger("threadevent")
 
 _T = TypeVar("_T")
+_W = TypeVar("_W", bound="_Waitable[Any]")
 
 #: What ``send(exc=...)`` and ``send_exception(*args)`` accept: the arguments of ``raise``.
 ExcInfo = BaseException | type[BaseException] | tuple[Any, ...]
@@ -57,8 +58,12 @@ class _Chain:
     __slots__ = ("head", "tail", "count", "outcome")
 
     def __init__(self) -> None:
-        # Made by the first waiter that must block, which takes the first node.
-        first = _Node(None)
+        # Made by the first waiter that must block, which takes the first node.  Built inline, not by
+        # _Node(): this runs on every wait that blocks, and a Python-level call is a real share of it.
+        first = _Node.__new__(_Node)
+        first.lock = lock = allocate_lock()
+        lock.acquire()
+        first.prev = first.next = None
         self.head: _Node | None = first
         self.tail: _Node | None = first
         self.count = 1
@@ -73,17 +78,6 @@ class _Chain:
         self.tail = node
         self.count += 1
         return node
-
-    def unlink(self, node: _Node) -> None:
-        if node.prev is None:
-            self.head = node.next
-        else:
-            node.prev.next = node.next
-        if node.next is None:
-            self.tail = node.prev
-        else:
-            node.next.prev = node.prev
-        self.count -= 1
 
 
 class _OutcomeHook:
@@ -156,28 +150,12 @@ def _unwrap(outcome: _Outcome) -> Any:
         del exc
 
 
-class Event(Generic[_T]):
-    """A one-shot result that any number of threads can wait for.
+class _Waitable(Generic[_T]):
+    """The receiving half shared by ``Event`` and ``GreenThread``: an outcome, and everyone waiting for it.
 
-    One thread calls ``send(value)`` (or ``send_exception(...)``); every thread blocked in ``wait()``
-    wakes and gets ``value`` (or has the exception raised), and every later ``wait()`` returns it at
-    once.  It replaces the "``threading.Event`` plus a shared variable" pattern, and is what
-    ``GreenThread.wait()`` stands on.
-
-    ``send`` never blocks and never waits for the waiters to run; a second ``send`` without ``reset()``
-    is an error.  ``wait`` is a checkpoint: a kill or an expired ``Timeout`` of the waiting thread
-    interrupts it.  It is not a queue (one value per send) and not a level-triggered flag you can clear
-    and set freely (``reset()`` of a fresh event is an error, as in eventlet).
-
-    >>> import threading
-    >>> evt = Event()
-    >>> def compute(b):
-    ...     evt.send(b + 1)
-    >>> threading.Thread(target=compute, args=(3,)).start()
-    >>> evt.wait()
-    4
-    >>> evt.wait()            # already sent: returns at once, as often as asked
-    4
+    It holds the outcome slot, the chain of blocked waiters, the done-callbacks and ``await``; it does not
+    decide who publishes the outcome or when (``Event.send`` does for events, the worker thread for
+    greenthreads).
     """
 
     __slots__ = ("_lock", "_outcome", "_chain", "_callbacks", "__weakref__")
@@ -186,16 +164,15 @@ class Event(Generic[_T]):
         self._lock = allocate_lock()
         self._outcome: _Outcome | None = None
         self._chain: _Chain | None = None
-        self._callbacks: list[Callable[[Event[_T]], object] | _OutcomeHook] | None = None
+        self._callbacks: list[Callable[[Any], object] | _OutcomeHook] | None = None
 
-    # -- sending ---------------------------------------------------------------------------------
-
-    def send(self, result: _T | None = None, exc: ExcInfo | None = None) -> None:
+    def _send(self, result: _T | None = None, exc: ExcInfo | None = None) -> None:
         """Publish ``result`` (or, with ``exc``, an exception) and wake every waiter; return at once.
 
         ``exc`` takes what ``raise`` takes: an exception instance, a class, or a tuple
         ``(type, value, traceback)``.  Sending twice without ``reset()`` raises ``AssertionError``.
 
+        >>> from threadevent import Event
         >>> evt = Event()
         >>> evt.send("a")
         >>> evt.send("whoops")
@@ -203,14 +180,17 @@ class Event(Generic[_T]):
         ...
         AssertionError: Trying to re-send() an already-triggered event.
         """
+        # Event.send is this very function: one Python frame on the hot path, not two.
         if exc is None:
             outcome: _Outcome = (result, None, None)
         else:
             instance, tb = _as_exception(exc)
             outcome = (None, instance, tb)
-        lock = self._lock
-        lock.acquire()  # not ``with``: this is the hot path, and try/finally costs less here
-        try:
+        # ``with``, not acquire()/try: an exception raised asynchronously (Ctrl-C, a kill) can land right
+        # after a call to acquire() returns, but not between ``with``'s acquire and its block.  For the
+        # same reason the head waiter is released in the block, by a direct C call: no bytecode that
+        # could raise asynchronously runs between publishing the outcome and waking the waiters.
+        with self._lock:
             if self._outcome is not None:
                 raise AssertionError("Trying to re-send() an already-triggered event.")
             self._outcome = outcome
@@ -219,36 +199,16 @@ class Event(Generic[_T]):
             if chain is not None:
                 chain.outcome = outcome
                 self._chain = None
+                head = chain.head
+                if head is not None:
+                    try:
+                        head.lock.release()
+                    except RuntimeError:
+                        pass  # an interrupt woke it first; it will see the outcome
             if callbacks is not None:
                 self._callbacks = None
-        finally:
-            lock.release()
-        if chain is not None:
-            head = chain.head
-            if head is not None:
-                _release(head.lock)
         if callbacks is not None:
             self._run_callbacks(callbacks, outcome)
-
-    def send_exception(self, *args: Any) -> None:
-        """Send an exception: ``args`` are those of ``raise``, e.g. ``send_exception(*sys.exc_info())``.
-
-        Given a traceback, waiters raise with it attached, so the frames where the error happened show.
-        """
-        if not args:
-            raise TypeError("send_exception() needs an exception: (instance,), (type,) or (type, value, tb)")
-        self.send(None, args)
-
-    def reset(self) -> None:
-        """Make a sent event fresh, ready for another ``send``.
-
-        Waiters that were blocked when the last ``send`` happened still get that send's outcome.
-        Resetting a fresh event raises ``AssertionError``.
-        """
-        with self._lock:
-            if self._outcome is None:
-                raise AssertionError("Trying to re-reset() a fresh event.")
-            self._outcome = None
 
     # -- waiting ---------------------------------------------------------------------------------
 
@@ -263,6 +223,7 @@ class Event(Generic[_T]):
         Returns at once if already sent.  After ``timeout`` seconds, returns ``None`` (eventlet's
         behaviour; ``result()`` raises ``TimeoutError`` instead).  A checkpoint.
 
+        >>> from threadevent import Event
         >>> evt = Event()
         >>> evt.wait(timeout=0.01) is None
         True
@@ -301,9 +262,7 @@ class Event(Generic[_T]):
 
     def _wait(self, timeout: float) -> _Outcome | None:
         """Block until sent or ``timeout`` (``-1``: never) passes; the outcome, or None on expiry."""
-        lock = self._lock
-        lock.acquire()  # not ``with``: this is the hot path, and try/finally costs less here
-        try:
+        with self._lock:
             outcome = self._outcome
             if outcome is not None:
                 return outcome
@@ -315,82 +274,65 @@ class Event(Generic[_T]):
                 node: _Node = chain.head  # type: ignore[assignment]
             else:
                 node = chain.append()
-        finally:
-            lock.release()
+        # Only a timed wait pays for the clock; the deadline covers a wait resumed after a spurious wake.
+        deadline = _monotonic() + timeout if timeout > 0.0 else -1.0
         try:
-            if _block(node.lock, timeout) and chain.outcome is None:
+            # A thread nobody can interrupt just blocks (the common case, and the fast one).
+            if _local.state is None:
+                acquired = node.lock.acquire(True, timeout)
+            else:
+                acquired = _block(node.lock, timeout)
+            if acquired and chain.outcome is None:
                 # Woken by an interrupt that was withdrawn before we ran: wait out the rest.
-                self._wait_again(chain, node, timeout)
-        except BaseException:
-            self._leave(chain, node)
-            raise
-        outcome = chain.outcome
-        if outcome is not None:
-            # Sent: the chain is frozen and ``node`` is in it, so its successor is waiting on us.
-            following = node.next
-            if following is not None:
-                _release(following.lock)
-            return outcome
-        self._leave(chain, node)  # timed out, unless a send got in before we left
+                self._wait_again(chain, node, deadline)
+        finally:
+            # Whatever ended the wait (the send, the timeout, an interrupt, Ctrl-C), leave the chain
+            # whole.  In a finally block, and with no Python-level call before the chain is mended,
+            # so that an exception raised asynchronously (it can land as a function starts or after
+            # a call returns) cannot leave a dead node in the chain or strand the waiters behind us.
+            sent = chain.outcome is not None
+            if not sent:
+                with self._lock:
+                    sent = chain.outcome is not None
+                    if not sent:  # timed out or interrupted: unlink ourselves
+                        before, after = node.prev, node.next
+                        if before is None:
+                            chain.head = after
+                        else:
+                            before.next = after
+                        if after is None:
+                            chain.tail = before
+                        else:
+                            after.prev = before
+                        chain.count -= 1
+            if sent:
+                # The chain is frozen and ``node`` is in it, so its successor is waiting on us.
+                after = node.next
+                if after is not None:
+                    try:
+                        after.lock.release()
+                    except RuntimeError:
+                        pass  # an interrupt woke it first; it will see the outcome
         return chain.outcome
 
-    def _wait_again(self, chain: _Chain, node: _Node, timeout: float) -> None:
-        deadline = _monotonic() + timeout
+    def _wait_again(self, chain: _Chain, node: _Node, deadline: float) -> None:
+        """Block again until sent or ``deadline`` (``-1``: none) passes."""
+        timeout = -1.0
         while chain.outcome is None:
-            if timeout >= 0.0:
+            if deadline >= 0.0:
                 timeout = deadline - _monotonic()
                 if timeout <= 0.0:
                     return
             if not _block(node.lock, timeout):
                 return
 
-    def _leave(self, chain: _Chain, node: _Node) -> None:
-        """``node`` stops waiting before it was woken: unlink it, or if sent, wake the next waiter."""
-        if chain.outcome is None:
-            with self._lock:
-                if chain.outcome is None:
-                    chain.unlink(node)
-                    return
-        following = node.next
-        if following is not None:
-            _release(following.lock)
-
-    # -- looking without blocking ----------------------------------------------------------------
-
-    def ready(self) -> bool:
-        """True once sent, until ``reset()``: ``wait()`` would return at once."""
+    def done(self) -> bool:
+        """True once the outcome is there: ``wait()`` would return at once."""
         return self._outcome is not None
-
-    done = ready
-
-    def has_result(self) -> bool:
-        """True once a result (not an exception) has been sent."""
-        outcome = self._outcome
-        return outcome is not None and outcome[1] is None
-
-    def has_exception(self) -> bool:
-        """True once an exception has been sent."""
-        outcome = self._outcome
-        return outcome is not None and outcome[1] is not None
-
-    def poll(self, notready: Any = None) -> Any:
-        """``wait()`` if sent, else ``notready``, without blocking."""
-        outcome = self._outcome
-        return notready if outcome is None else _unwrap(outcome)
-
-    def poll_result(self, notready: Any = None) -> Any:
-        """The result if a result was sent, else ``notready``; never raises the sent exception."""
-        outcome = self._outcome
-        return notready if outcome is None or outcome[1] is not None else outcome[0]
-
-    def poll_exception(self, notready: Any = None) -> Any:
-        """``wait()`` (which raises) if an exception was sent, else ``notready``."""
-        outcome = self._outcome
-        return notready if outcome is None or outcome[1] is None else _unwrap(outcome)
 
     # -- callbacks -------------------------------------------------------------------------------
 
-    def add_done_callback(self, fn: Callable[[Event[_T]], object]) -> None:
+    def add_done_callback(self: _W, fn: Callable[[_W], object]) -> None:
         """Call ``fn(event)`` once sent, in the sending thread; at once, here, if already sent.
 
         An exception from ``fn`` is logged on the ``threadevent`` logger and does not stop the others.
@@ -399,7 +341,7 @@ class Event(Generic[_T]):
             raise TypeError(f"add_done_callback() needs a callable, not {type(fn).__name__}")
         self._add(fn)
 
-    def remove_done_callback(self, fn: Callable[[Event[_T]], object]) -> int:
+    def remove_done_callback(self: _W, fn: Callable[[_W], object]) -> int:
         """Remove every registration of ``fn`` that has not run yet; return how many were removed."""
         with self._lock:
             callbacks = self._callbacks
@@ -409,7 +351,7 @@ class Event(Generic[_T]):
             self._callbacks = kept or None
         return len(callbacks) - len(kept)
 
-    def _add(self, fn: Callable[[Event[_T]], object] | _OutcomeHook) -> None:
+    def _add(self, fn: Callable[[Any], object] | _OutcomeHook) -> None:
         with self._lock:
             outcome = self._outcome
             if outcome is None:
@@ -427,7 +369,7 @@ class Event(Generic[_T]):
                 callbacks.remove(hook)
 
     def _run_callbacks(
-        self, callbacks: list[Callable[[Event[_T]], object] | _OutcomeHook], outcome: _Outcome
+        self, callbacks: list[Callable[[Any], object] | _OutcomeHook], outcome: _Outcome
     ) -> None:
         remaining = iter(callbacks)
         try:
@@ -484,6 +426,86 @@ class Event(Generic[_T]):
         else:
             state = f"exception={outcome[1]!r}"
         return f"<{type(self).__name__} at {id(self):#x} {state}>"
+
+
+class Event(_Waitable[_T]):
+    """A one-shot result that any number of threads can wait for.
+
+    One thread calls ``send(value)`` (or ``send_exception(...)``); every thread blocked in ``wait()``
+    wakes and gets ``value`` (or has the exception raised), and every later ``wait()`` returns it at
+    once.  It replaces the "``threading.Event`` plus a shared variable" pattern, and is what
+    ``GreenThread.wait()`` stands on.
+
+    ``send`` never blocks and never waits for the waiters to run; a second ``send`` without ``reset()``
+    is an error.  ``wait`` is a checkpoint: a kill or an expired ``Timeout`` of the waiting thread
+    interrupts it.  It is not a queue (one value per send) and not a level-triggered flag you can clear
+    and set freely (``reset()`` of a fresh event is an error, as in eventlet).
+
+    >>> import threading
+    >>> evt = Event()
+    >>> def compute(b):
+    ...     evt.send(b + 1)
+    >>> threading.Thread(target=compute, args=(3,)).start()
+    >>> evt.wait()
+    4
+    >>> evt.wait()            # already sent: returns at once, as often as asked
+    4
+    """
+
+    __slots__ = ()
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    send = _Waitable._send
+
+    def send_exception(self, *args: Any) -> None:
+        """Send an exception: ``args`` are those of ``raise``, e.g. ``send_exception(*sys.exc_info())``.
+
+        Given a traceback, waiters raise with it attached, so the frames where the error happened show.
+        """
+        if not args:
+            raise TypeError("send_exception() needs an exception: (instance,), (type,) or (type, value, tb)")
+        self._send(None, args)
+
+    def reset(self) -> None:
+        """Make a sent event fresh, ready for another ``send``.
+
+        Waiters that were blocked when the last ``send`` happened still get that send's outcome.
+        Resetting a fresh event raises ``AssertionError``.
+        """
+        with self._lock:
+            if self._outcome is None:
+                raise AssertionError("Trying to re-reset() a fresh event.")
+            self._outcome = None
+
+    def ready(self) -> bool:
+        """True once sent, until ``reset()``: ``wait()`` would return at once."""
+        return self._outcome is not None
+
+    def has_result(self) -> bool:
+        """True once a result (not an exception) has been sent."""
+        outcome = self._outcome
+        return outcome is not None and outcome[1] is None
+
+    def has_exception(self) -> bool:
+        """True once an exception has been sent."""
+        outcome = self._outcome
+        return outcome is not None and outcome[1] is not None
+
+    def poll(self, notready: Any = None) -> Any:
+        """``wait()`` if sent, else ``notready``, without blocking."""
+        outcome = self._outcome
+        return notready if outcome is None else _unwrap(outcome)
+
+    def poll_result(self, notready: Any = None) -> Any:
+        """The result if a result was sent, else ``notready``; never raises the sent exception."""
+        outcome = self._outcome
+        return notready if outcome is None or outcome[1] is not None else outcome[0]
+
+    def poll_exception(self, notready: Any = None) -> Any:
+        """``wait()`` (which raises) if an exception was sent, else ``notready``."""
+        outcome = self._outcome
+        return notready if outcome is None or outcome[1] is None else _unwrap(outcome)
 
 
 def _settle(future: Any, outcome: _Outcome) -> None:

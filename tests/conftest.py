@@ -1,0 +1,129 @@
+"""Shared helpers: threads that are always joined, and waiting on a condition with a generous deadline."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import settings
+
+# "ci" keeps the property tests short on CI's slow shared machine; "default" digs a little deeper.
+settings.register_profile("default", max_examples=300, deadline=None)
+settings.register_profile("ci", max_examples=100, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+#: How long to wait for something that should happen almost at once.  Generous on purpose: the machine
+#: is slow and noisy, and a correct run never comes near it; only a broken one pays it.
+PATIENCE = 30.0
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = PATIENCE, what: str = "") -> None:
+    """Poll ``predicate`` until it holds; fail the test if it does not within ``timeout`` seconds.
+
+    This waits for a condition, it does not sleep "long enough": the short sleep only keeps the poll
+    from hogging the CPU that the threads it waits for need.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition never held within {timeout} s: {what or predicate}")
+        time.sleep(0.0005)
+
+
+class Worker:
+    """A thread running one call, keeping its return value or the exception it raised."""
+
+    def __init__(self, target: Callable[..., Any], args: tuple[Any, ...], name: str) -> None:
+        self.finished = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.ident: int | None = None
+        self._target = target
+        self._args = args
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        self.ident = threading.get_ident()
+        try:
+            self.value = self._target(*self._args)
+        except BaseException as exc:  # KeyboardInterrupt too: tests deliver it on purpose
+            self.error = exc
+        finally:
+            self.finished.set()
+
+    def join(self, timeout: float = PATIENCE) -> None:
+        """Wait for the call to end; fail the test if it does not (it hangs)."""
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            pytest.fail(f"{self.thread.name} still running after {timeout} s: it hangs")
+
+    def result(self, timeout: float = PATIENCE) -> Any:
+        """The call's return value; fail the test if it raised instead."""
+        self.join(timeout)
+        if self.error is not None:
+            raise AssertionError(f"{self.thread.name} raised instead of returning") from self.error
+        return self.value
+
+    def exception(self, timeout: float = PATIENCE) -> BaseException:
+        """The exception the call raised; fail the test if it returned instead."""
+        self.join(timeout)
+        if self.error is None:
+            pytest.fail(f"{self.thread.name} returned {self.value!r} instead of raising")
+        return self.error
+
+
+class Threads:
+    """Starts worker threads and, at teardown, joins every one of them (or fails naming the hung ones)."""
+
+    def __init__(self) -> None:
+        self.workers: list[Worker] = []
+
+    def start(self, target: Callable[..., Any], *args: Any, name: str | None = None) -> Worker:
+        worker = Worker(target, args, name or f"worker-{len(self.workers)}")
+        self.workers.append(worker)
+        worker.thread.start()
+        return worker
+
+    def join_all(self, timeout: float = PATIENCE) -> None:
+        # One deadline for all of them, so a test that leaves many threads hung fails in bounded time.
+        deadline = time.monotonic() + timeout
+        for worker in self.workers:
+            worker.thread.join(max(deadline - time.monotonic(), 0.0))
+        hung = [w.thread.name for w in self.workers if w.thread.is_alive()]
+        if hung:
+            pytest.fail(f"threads still running at teardown (hung): {hung}")
+
+
+@pytest.fixture
+def threads() -> Iterator[Threads]:
+    started = Threads()
+    yield started
+    started.join_all()
+
+
+@pytest.fixture(name="wait_until")
+def wait_until_fixture() -> Callable[..., None]:
+    return wait_until
+
+
+def run_bounded(call: Callable[[], Any], timeout: float = PATIENCE) -> Any:
+    """Run ``call`` in a helper thread and return what it returns (or re-raise what it raises).
+
+    For calls that must not block: a call that does block fails the test after ``timeout`` instead of
+    hanging the run.
+    """
+    worker = Worker(call, (), "bounded-call")
+    worker.thread.start()
+    worker.join(timeout)
+    if worker.error is not None:
+        raise worker.error
+    return worker.value
+
+
+@pytest.fixture(name="run_bounded")
+def run_bounded_fixture() -> Callable[..., Any]:
+    return run_bounded
