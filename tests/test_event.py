@@ -611,7 +611,9 @@ def test_zero_or_negative_timeout_never_blocks(timeout: float) -> None:
     )
 
 
-@pytest.mark.parametrize("timeout", [float("inf"), threading.TIMEOUT_MAX * 2, 1e300])
+@pytest.mark.parametrize(
+    "timeout", [float("inf"), threading.TIMEOUT_MAX * 2, 1e300, pytest.param(10**400, id="int-beyond-float")]
+)
 def test_timeout_beyond_the_platform_maximum_waits_until_sent(threads: Threads, timeout: float) -> None:
     evt: Event[str] = Event()
     (waiter,) = start_blocked(threads, evt, 1, call=lambda: evt.wait(timeout))
@@ -1612,6 +1614,23 @@ def test_repr_of_a_sent_event_shows_the_outcome() -> None:
 
     evt.reset()
     assert "unsent" in repr(evt)
+
+
+def test_repr_of_a_sent_event_counts_no_waiters(threads: Threads) -> None:
+    # The waiters blocked at the send have been handed its outcome: none is left waiting.
+    evt: Event[str] = Event()
+    waiters = start_blocked(threads, evt, 2)
+    assert "2 waiters" in repr(evt)
+    evt.send("value")
+    assert "0 waiters" in repr(evt)
+    assert [w.result() for w in waiters] == ["value", "value"]
+
+
+def test_the_last_waiter_to_time_out_leaves_no_chain_behind() -> None:
+    evt: Event[str] = Event()
+    assert evt.wait(0.001) is None
+    assert evt._chain is None
+    assert "0 waiters" in repr(evt)
 
 
 def test_repr_names_a_subclass() -> None:

@@ -98,7 +98,10 @@ def _check_timeout(timeout: object) -> float:
     if timeout.__class__ is not float and timeout.__class__ is not int:
         if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
             raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
-    seconds = float(timeout)  # type: ignore[arg-type,unused-ignore]
+    try:
+        seconds = float(timeout)  # type: ignore[arg-type,unused-ignore]
+    except OverflowError:  # an int beyond any float: longer than any lock can wait
+        return -1.0
     if math.isnan(seconds):
         raise ValueError("timeout must be a number of seconds or None, not NaN")
     if seconds > _TIMEOUT_MAX:
@@ -305,6 +308,8 @@ class _Waitable(Generic[_T]):
                         else:
                             after.prev = before
                         chain.count -= 1
+                        if chain.count == 0 and self._chain is chain:
+                            self._chain = None  # the last one out: the next waiter starts afresh
             if sent:
                 # The chain is frozen and ``node`` is in it, so its successor is waiting on us.
                 after = node.next
@@ -418,14 +423,16 @@ class _Waitable(Generic[_T]):
 
     def __repr__(self) -> str:
         outcome = self._outcome
+        chain = self._chain
         if outcome is None:
-            chain = self._chain
-            state = f"unsent, {0 if chain is None else chain.count} waiters"
+            state = "unsent"
         elif outcome[1] is None:
             state = f"result={outcome[0]!r}"
         else:
             state = f"exception={outcome[1]!r}"
-        return f"<{type(self).__name__} at {id(self):#x} {state}>"
+        # Once sent, nobody waits: the waiters that were blocked have been handed the outcome.
+        waiters = 0 if outcome is not None or chain is None else chain.count
+        return f"<{type(self).__name__} at {id(self):#x} {state}, {waiters} waiters>"
 
 
 class Event(_Waitable[_T]):
