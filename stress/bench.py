@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from threadevent import Event, hub, spawn
+from threadevent import Event, hub, sleep, spawn
 
 #: A measurement: given a size, returns the cost of one operation (seconds, or bytes for memory rows).
 Measure = Callable[[int], float]
@@ -202,6 +202,40 @@ def _nothing() -> None:
     pass
 
 
+def _kill_latency(block: Callable[[Event[None]], object]) -> Measure:
+    """The worst time from ``kill()`` to a dead greenthread, over ``n`` greenthreads in ``block``."""
+
+    def measure(n: int) -> float:
+        worst = 0.0
+        for _ in range(n):
+            started: Event[None] = Event()
+            gt = spawn(_blocked_in, started, block)
+            started.wait()
+            start = time.perf_counter()
+            gt.kill()
+            worst = max(worst, time.perf_counter() - start)
+            if not gt.dead:
+                raise RuntimeError("kill() returned before the greenthread died")
+        return worst
+
+    return measure
+
+
+def _blocked_in(started: Event[None], block: Callable[[Event[None]], object]) -> None:
+    never: Event[None] = Event()
+    started.send()
+    block(never)
+
+
+def _busy(_: Event[None]) -> None:
+    while True:
+        pass
+
+
+def _in_greenthread_wait(never: Event[None]) -> None:
+    spawn(never.wait).wait()
+
+
 ROWS: list[Row] = [
     Row(
         "ping-pong send/wait",
@@ -263,6 +297,42 @@ ROWS: list[Row] = [
         unit="",
     ),
     Row(
+        "kill() of a greenthread in Event.wait(): worst time to dead",
+        _kill_latency(Event.wait),
+        "",
+        None,
+        40,
+        0.05,
+        unit="s",
+    ),
+    Row(
+        "kill() of a greenthread in GreenThread.wait(): worst time to dead",
+        _kill_latency(_in_greenthread_wait),
+        "",
+        None,
+        40,
+        0.05,
+        unit="s",
+    ),
+    Row(
+        "kill() of a greenthread in sleep(3600): worst time to dead",
+        _kill_latency(lambda _: sleep(3600)),
+        "",
+        None,
+        40,
+        0.05,
+        unit="s",
+    ),
+    Row(
+        "kill() of a greenthread in `while True: pass`: worst time to dead",
+        _kill_latency(_busy),
+        "",
+        None,
+        10,
+        1.0,
+        unit="s",
+    ),
+    Row(
         "spawn(f).wait() round trip",
         _spawn_wait,
         "ThreadPoolExecutor.submit(f).result()",
@@ -276,10 +346,12 @@ ROWS: list[Row] = [
 # -- running ---------------------------------------------------------------------------------------
 
 
-def _run_rows(rounds: int, scale: float) -> list[dict[str, Any]]:
+def _run_rows(rounds: int, scale: float, only: str | None) -> list[dict[str, Any]]:
     """Measure every row, ours and rival alternating, in this process; return the medians."""
     results = []
     for row in ROWS:
+        if only is not None and only not in row.name:
+            continue
         size = max(1, int(row.size * scale))
         if row.rival is None:
             count = row.ours(size)
@@ -317,24 +389,15 @@ def _pin_to_one_cpu() -> str:
     return f"pinned to CPU {cpu}"
 
 
-def _child(mode: str, rounds: int, scale: float) -> None:
+def _child(mode: str, rounds: int, scale: float, only: str | None) -> None:
     note = _pin_to_one_cpu() if mode == "one" else f"{len(os.sched_getaffinity(0))} CPUs"
-    print(json.dumps({"note": note, "rows": _run_rows(rounds, scale)}))
+    print(json.dumps({"note": note, "rows": _run_rows(rounds, scale, only)}))
 
 
-def _measure_mode(mode: str, rounds: int, scale: float) -> dict[str, Any]:
+def _measure_mode(mode: str, rounds: int, scale: float, only: str | None) -> dict[str, Any]:
     # A fresh process per mode: affinity set before any thread exists applies to every thread.
-    cmd = [
-        sys.executable,
-        "-m",
-        "stress.bench",
-        "--child",
-        mode,
-        "--rounds",
-        str(rounds),
-        "--scale",
-        str(scale),
-    ]
+    cmd = [sys.executable, "-m", "stress.bench", "--child", mode, "--rounds", str(rounds)]
+    cmd += ["--scale", str(scale)] + ([] if only is None else ["--only", only])
     done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
@@ -346,6 +409,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return f"{value:.0f} B"
     if unit == "":
         return f"{value:.0f}"
+    if unit == "s":
+        return f"{value * 1e3:.1f} ms"
     return f"{value * 1e6:.3f} us"
 
 
@@ -359,9 +424,10 @@ def render(one: dict[str, Any], every: dict[str, Any]) -> tuple[str, bool]:
     ok = True
     for a, b in zip(one["rows"], every["rows"], strict=True):
         bar = a["bar"]
-        if a["ratio"] is None:  # a count: the bar is a limit on it, in both modes
+        if a["ratio"] is None:  # an absolute value: the bar is a limit on it, in both modes
             met = bar is None or (a["ours"] <= bar and b["ours"] <= bar)
-            ratios = f"| {a['ours']:.0f} | {'' if bar is None else f'<= {bar}'} | {b['ours']:.0f} "
+            limit = "" if bar is None else f"<= {_fmt(bar, a['unit'])}"
+            ratios = f"| {_fmt(a['ours'], a['unit'])} | {limit} | {_fmt(b['ours'], b['unit'])} "
         else:
             met = (bar is None or a["ratio"] <= bar) and b["ratio"] <= 1.0
             ratios = f"| {a['ratio']:.3f} | {'' if bar is None else f'<= {bar}'} | {b['ratio']:.3f} "
@@ -380,19 +446,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=None, help="multiply every workload's size")
     parser.add_argument("--check", action="store_true", help="exit 1 if any bar is missed")
     parser.add_argument("--json", metavar="FILE", help="also write the raw results to FILE")
+    parser.add_argument("--only", metavar="TEXT", help="only the workloads whose name contains TEXT")
     parser.add_argument("--child", choices=["one", "all"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 7)
     scale = args.scale or (0.05 if args.quick else 1.0)
     if args.child:
-        _child(args.child, rounds, scale)
+        _child(args.child, rounds, scale, args.only)
         return 0
 
     print(
         f"threadevent benchmark: Python {sys.version.split()[0]}, {rounds} rounds, scale {scale}", flush=True
     )
-    one = _measure_mode("one", rounds, scale)
-    every = _measure_mode("all", rounds, scale)
+    one = _measure_mode("one", rounds, scale, args.only)
+    every = _measure_mode("all", rounds, scale, args.only)
     print(f"one CPU: {one['note']}; all CPUs: {every['note']}\n")
     table, ok = render(one, every)
     print(table)

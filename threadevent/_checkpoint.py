@@ -35,7 +35,7 @@ class _Local(threading.local):
 class ThreadState:
     """What another thread needs in order to interrupt this one at a checkpoint."""
 
-    __slots__ = ("__weakref__", "async_sent", "ident", "lock", "owner", "parked", "pending", "user")
+    __slots__ = ("__weakref__", "async_sent", "ident", "lock", "owner", "parked", "pending")
 
     def __init__(self) -> None:
         self.lock = allocate_lock()
@@ -44,13 +44,12 @@ class ThreadState:
         self.pending: BaseException | None = None
         #: The lock this thread is blocked on inside a checkpoint, if it is.
         self.parked: LockType | None = None
-        #: The greenthread this thread runs, if any: a kill aimed at it interrupts only while it is.
+        #: The greenthread whose function this thread runs, if any: a kill aimed at it interrupts only
+        #: while it does, and only then may the interrupt be raised asynchronously (see ``interrupt``).
         self.owner: object = None
-        #: True while the thread runs a greenthread's function: only then may an interrupt be
-        #: delivered asynchronously (see ``interrupt``).
-        self.user = False
-        #: An asynchronous exception may be pending in the interpreter for this thread.
-        self.async_sent = False
+        #: The exception last raised asynchronously in this thread, if it may still be pending in the
+        #: interpreter.
+        self.async_sent: BaseException | None = None
 
     def take(self) -> BaseException | None:
         """Remove and return the pending interrupt.  Call with ``self.lock`` held."""
@@ -85,38 +84,52 @@ def release(lock: LockType) -> None:
         pass
 
 
-def interrupt(state: ThreadState, exc: BaseException, owner: object = None) -> None:
+def interrupt(state: ThreadState, exc: BaseException) -> None:
     """Make ``exc`` raise at the current or next checkpoint of the thread owning ``state``.
 
-    A later interrupt replaces one not yet raised.  With an ``owner`` (a greenthread), it acts only while
-    that greenthread's function runs in the thread, and then a thread busy outside any checkpoint also
-    gets an exception of ``exc``'s type raised asynchronously, at its next bytecode (CPython's
-    ``PyThreadState_SetAsyncExc``): best effort, since a blocking C call is not interrupted, and never
-    while the thread executes threadevent's own code, whose bookkeeping must not be cut in half (the
-    caller retries later).
+    A later interrupt replaces one not yet raised.  It is raised once: at the checkpoint the thread
+    is blocked in (woken at once), or else at its next one.
     """
     with state.lock:
-        if owner is not None and state.owner is not owner:
-            return
-        if state.pending is None:
-            with _pending_lock:
-                PENDING[0] += 1
-        state.pending = exc
+        _set_pending(state, exc)
         parked = state.parked
         if parked is not None:
             release(parked)
-        elif owner is not None and state.user and not _in_threadevent(state.ident):
-            _set_async_exc(state.ident, _async_type(exc))
-            state.async_sent = True
 
 
-def enter_user_code(state: ThreadState, owner: object) -> None:
-    """The calling thread starts running ``owner``'s function: kills aimed at ``owner`` may land.
+def kill(state: ThreadState, exc: BaseException, owner: object) -> bool:
+    """Deliver ``exc`` to the greenthread ``owner`` running in ``state``'s thread, once.
 
-    No lock: a killer that reads the old values just does nothing yet, and tries again.
+    Blocked in a checkpoint: raised there, at once.  Busy elsewhere: raised asynchronously, at its next
+    bytecode (CPython's ``PyThreadState_SetAsyncExc``; best effort, since a blocking C call is not
+    interrupted), except while the thread executes threadevent's own code, whose bookkeeping must not
+    be cut in half: then it stays pending for the next checkpoint.  Returns whether the exception is
+    still undelivered, and so worth another try: also when ``owner`` is not running in the thread (not
+    yet, or no longer: the caller stops trying once it has ended).
     """
-    state.owner = owner
-    state.user = True
+    with state.lock:
+        if state.owner is not owner:
+            return True
+        if state.pending is not exc:
+            _set_pending(state, exc)
+        parked = state.parked
+        if parked is not None:
+            release(parked)  # block() raises it as it wakes
+            return False
+        if _in_threadevent(state.ident):
+            return True
+        # Raised asynchronously: that is the delivery, so it must not also raise at a checkpoint.
+        state.take()
+        _set_async_exc(state.ident, _async_type(exc))
+        state.async_sent = exc
+        return False
+
+
+def _set_pending(state: ThreadState, exc: BaseException) -> None:
+    if state.pending is None:
+        with _pending_lock:
+            PENDING[0] += 1
+    state.pending = exc
 
 
 def leave_user_code(state: ThreadState) -> None:
@@ -127,10 +140,10 @@ def leave_user_code(state: ThreadState) -> None:
     """
     with state.lock:
         state.owner = None
-        state.user = False
-        state.take()  # a kill that came too late must not hit the thread's next task
-        if state.async_sent:
-            state.async_sent = False
+        if state.pending is not None:
+            state.take()  # a kill that came too late must not hit the thread's next task
+        if state.async_sent is not None:
+            state.async_sent = None
             _set_async_exc(state.ident, None)
 
 

@@ -161,13 +161,16 @@ class _Waitable(Generic[_T]):
     greenthreads).
     """
 
-    __slots__ = ("_lock", "_outcome", "_chain", "_callbacks", "__weakref__")
+    __slots__ = ("_lock", "_outcome", "_chain", "_callbacks", "_retrieved", "__weakref__")
 
     def __init__(self) -> None:
         self._lock = allocate_lock()
         self._outcome: _Outcome | None = None
         self._chain: _Chain | None = None
         self._callbacks: list[Callable[[Any], object] | _OutcomeHook] | None = None
+        #: Someone asked for the outcome (wait, result, exception): GreenThread logs an exception
+        #: nobody retrieved.  Kept here so that waiting costs no extra call in the subclass.
+        self._retrieved = False
 
     def _send(self, result: _T | None = None, exc: ExcInfo | None = None) -> None:
         """Publish ``result`` (or, with ``exc``, an exception) and wake every waiter; return at once.
@@ -233,6 +236,7 @@ class _Waitable(Generic[_T]):
         """
         if timeout is not None:
             timeout = _check_timeout(timeout)
+        self._retrieved = True
         outcome = self._outcome
         if _PENDING[0]:
             _checkpoint.check()
@@ -254,6 +258,7 @@ class _Waitable(Generic[_T]):
 
     def _wait_or_raise(self, timeout: float | None) -> _Outcome:
         seconds = -1.0 if timeout is None else _check_timeout(timeout)
+        self._retrieved = True
         outcome = self._outcome
         if _PENDING[0]:
             _checkpoint.check()
@@ -397,6 +402,7 @@ class _Waitable(Generic[_T]):
 
     def __await__(self) -> Generator[Any, None, _T]:
         """Suspend the awaiting coroutine, not the loop's thread, until sent; then return or raise."""
+        self._retrieved = True
         outcome = self._outcome
         if outcome is None:
             import asyncio

@@ -1,0 +1,354 @@
+"""Greenthreads: functions running on the hub's worker threads, with eventlet's spawn/wait/kill API."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import logging
+import threading
+from _thread import allocate_lock as _allocate_lock
+from collections.abc import Callable
+from time import monotonic as _monotonic
+from time import sleep as _time_sleep
+from typing import Any, Generic, TypeVar
+
+from threadevent import _checkpoint, hub
+from threadevent._checkpoint import ThreadState
+from threadevent.event import _as_exception, _check_timeout, _Outcome, _Waitable
+
+__all__ = ["GreenThread", "GreenletExit", "getcurrent", "kill", "sleep", "spawn", "spawn_after", "spawn_n"]
+
+logger = logging.getLogger("threadevent")
+
+_T = TypeVar("_T")
+
+#: How long ``kill`` waits before trying again to deliver to a greenthread that had not quite started,
+#: or was busy in threadevent's own code (where an asynchronous exception is held back).
+_KILL_RETRY = 0.005
+
+
+class GreenletExit(BaseException):
+    """The default exception of ``kill()`` and ``cancel()``; a ``BaseException``, as in greenlet."""
+
+
+class _Current(threading.local):
+    running_callbacks: list[Callable[[], object]] | None = None
+
+
+_current = _Current()
+
+
+def getcurrent() -> GreenThread[Any] | None:
+    """The greenthread running in the calling thread, or None in a thread that is not one."""
+    state = _checkpoint.current_state()
+    return None if state is None else state.owner  # type: ignore[return-value]
+
+
+class GreenThread(_Waitable[_T]):
+    """A function running on a worker thread of the hub, and the outcome it will have.
+
+    ``spawn(func, ...)`` makes one; ``wait()`` returns what ``func`` returned or raises what it raised,
+    with ``func``'s own frames in the traceback.  ``kill()`` stops it: at once if it is blocked in a
+    checkpoint (``Event.wait``, ``sleep``, ...), at its next bytecode otherwise (best effort: a blocking
+    C call is not interrupted).  It is also a ``concurrent.futures``-style future (``result``,
+    ``exception``, ``done``, ``add_done_callback``) and awaitable from asyncio.
+
+    What it is not: a green thread in eventlet's sense.  It runs in parallel with the rest of the program,
+    preempted like any thread, so ``sleep(0)`` orders nothing; synchronise with ``wait()``.
+
+    >>> from threadevent import spawn
+    >>> spawn(sum, [1, 2, 3]).wait()
+    6
+    """
+
+    __slots__ = ("_args", "_context", "_func", "_kwargs", "_state", "_timer", "_unclaimed")
+
+    def __init__(
+        self,
+        func: Callable[..., _T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        context: contextvars.Context,
+    ) -> None:
+        # _Waitable.__init__, inlined: spawn() is a hot path.
+        self._lock = _allocate_lock()
+        self._outcome = None
+        self._chain = None
+        self._callbacks = None
+        self._retrieved = False
+        self._func: Callable[..., _T] | None = func
+        self._args: tuple[Any, ...] | None = args
+        self._kwargs: dict[str, Any] | None = kwargs
+        self._context: contextvars.Context | None = context
+        #: Holds one item until _run() or cancel() pops it: whichever does, owns the greenthread's fate.
+        self._unclaimed = [None]
+        self._state: ThreadState | None = None
+        self._timer: hub.TimerHandle | None = None
+
+    # -- running, on a worker thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        """The hub task: run the function once, publish its outcome, leave the worker clean."""
+        try:
+            self._unclaimed.pop()  # atomic: exactly one of _run() and cancel() gets past this
+        except IndexError:
+            return  # cancelled before a worker got to it
+        state = _checkpoint._local.state or _checkpoint.current_state(create=True)
+        assert state is not None
+        self._state = state
+        func, args, kwargs, context = self._func, self._args, self._kwargs, self._context
+        # Drop what the function holds once it has run, as a finished thread would.
+        self._func = self._args = self._kwargs = self._context = None
+        assert func is not None and args is not None and kwargs is not None and context is not None
+        outcome: _Outcome | None = None
+        while True:
+            # An asynchronous kill may land anywhere until leave_user_code() has run, including in
+            # this loop rather than in the function: whatever it interrupts, it becomes the outcome
+            # (unless the function's own outcome was already in hand) and the loop tries again.
+            try:
+                if outcome is None:
+                    # Kills aimed at this greenthread may land from here on, asynchronously too.  No
+                    # lock: a killer that reads the old owner does nothing yet, and tries again.
+                    state.owner = self
+                    try:
+                        outcome = (context.run(func, *args, **kwargs), None, None)
+                    except BaseException as exc:
+                        outcome = _failure(state, exc)
+                _checkpoint.leave_user_code(state)
+                break
+            except BaseException as exc:
+                if outcome is None:
+                    outcome = _failure(state, exc)
+        self._state = None
+        result, error, tb = outcome
+        if error is None:
+            self._send(result)
+            return
+        if not isinstance(error, GreenletExit):  # a kill or a cancel is no error to report
+            # Only now does it need a __del__ (to log an exception nobody retrieved): a class with one
+            # costs every collected greenthread a call, so only the failed ones switch to it.
+            self.__class__ = _FailedGreenThread
+        self._send(None, (type(error), error, tb))
+
+    # -- waiting ---------------------------------------------------------------------------------
+
+    @property
+    def dead(self) -> bool:
+        """True once the function has ended: finished, killed or cancelled."""
+        return self._outcome is not None
+
+    # -- links -----------------------------------------------------------------------------------
+
+    def link(self, func: Callable[..., object], *curried_args: Any, **curried_kwargs: Any) -> None:
+        """Call ``func(self, *curried_args, **curried_kwargs)`` once the function has ended.
+
+        Links run in the order linked, in the worker thread; at once, in the caller, if it has ended
+        already.  A link may link further functions; they run after it, never recursively.
+        """
+        if not callable(func):
+            raise TypeError(f"link() needs a callable, not {type(func).__name__}")
+        self._retrieved = True
+        self._add(_Link(func, curried_args, curried_kwargs))
+
+    def unlink(self, func: Callable[..., object], *curried_args: Any, **curried_kwargs: Any) -> bool:
+        """Remove the first link of ``func`` with these arguments that has not run; whether one was."""
+        target: _Link[_T] = _Link(func, curried_args, curried_kwargs)
+        with self._lock:
+            callbacks = self._callbacks
+            if callbacks is not None:
+                for i, fn in enumerate(callbacks):
+                    if fn.__class__ is _Link and fn == target:
+                        del callbacks[i]
+                        return True
+        return False
+
+    def _run_callbacks(self, callbacks: list[Any], outcome: _Outcome) -> None:
+        # Links (and done-callbacks) that register more of them must not recurse: on a thread already
+        # running them, new ones join the queue of the outermost call and run after the current one.
+        queue = _current.running_callbacks
+        if queue is not None:
+            queue.append(functools.partial(_Waitable._run_callbacks, self, callbacks, outcome))
+            return
+        queue = _current.running_callbacks = []
+        try:
+            _Waitable._run_callbacks(self, callbacks, outcome)
+            while queue:
+                queue.pop(0)()
+        finally:
+            _current.running_callbacks = None
+
+    # -- stopping --------------------------------------------------------------------------------
+
+    def cancel(self, *throw_args: Any) -> bool:
+        """Stop it if it has not started: it never runs, waiters raise ``throw_args`` (default
+        ``GreenletExit``), links run; return True.  Otherwise no effect; return False."""
+        exc, tb = _as_exception(throw_args if throw_args else (GreenletExit,))
+        try:
+            self._unclaimed.pop()
+        except IndexError:
+            return False  # running or ended
+        if self._timer is not None:
+            self._timer.cancel()
+        self._func = self._args = self._kwargs = self._context = None
+        self._send(None, (type(exc), exc, tb))
+        return True
+
+    def kill(self, *throw_args: Any) -> None:
+        """Raise ``throw_args`` (default ``GreenletExit``) inside it, and wait until it has ended.
+
+        Not started: as ``cancel``.  Blocked in a checkpoint: raised there at once.  Running other code:
+        raised asynchronously at its next bytecode (best effort).  From inside itself: raised here.
+        Ended: no effect.
+        """
+        exc, tb = _as_exception(throw_args if throw_args else (GreenletExit,))
+        if getcurrent() is self:
+            raise exc.with_traceback(tb)
+        if self.cancel(exc.with_traceback(tb)):
+            return
+        # Delivered once; tried again only while it cannot be delivered yet: the function has not
+        # quite started, or it is busy in threadevent's own code outside any checkpoint.
+        while True:
+            state = self._state
+            if state is not None and not _checkpoint.kill(state, exc, self):
+                break
+            if self._wait(_KILL_RETRY) is not None:
+                return  # it ended meanwhile
+        self._wait(-1.0)
+
+    # -- the rest --------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        outcome = self._outcome
+        if outcome is not None:
+            status = "dead, " + ("returned" if outcome[1] is None else f"raised {outcome[1]!r}")
+        else:
+            status = "pending" if self._unclaimed else "running"
+        return f"<GreenThread at {id(self):#x} {status}>"
+
+
+class _FailedGreenThread(GreenThread[_T]):
+    """What a GreenThread whose function raised becomes: it logs the exception if nobody retrieved it."""
+
+    __slots__ = ()
+
+    def __del__(self) -> None:
+        outcome = self._outcome
+        if outcome is not None and outcome[1] is not None and not self._retrieved:
+            exc = outcome[1]
+            logger.error(
+                "GreenThread exception was never retrieved: %r", self, exc_info=(type(exc), exc, outcome[2])
+            )
+
+
+def _failure(state: ThreadState, exc: BaseException) -> _Outcome:
+    """The outcome of a function that raised ``exc``."""
+    sent = state.async_sent
+    if sent is not None and exc.__class__ is sent.__class__ and exc is not sent and not exc.args:
+        # A kill raised asynchronously arrives as a fresh instance of its class (CPython raises a
+        # class): the waiters get the instance that kill() was given.
+        return (None, sent, exc.__traceback__)
+    return (None, exc, exc.__traceback__)
+
+
+class _Link(Generic[_T]):
+    """A link as a done-callback: ``func(gt, *args, **kwargs)``; equal when all three are."""
+
+    __slots__ = ("args", "func", "kwargs")
+
+    def __init__(self, func: Callable[..., object], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+
+    def __call__(self, greenthread: GreenThread[_T]) -> None:
+        self.func(greenthread, *self.args, **self.kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _Link)
+            and self.func == other.func
+            and self.args == other.args
+            and self.kwargs == other.kwargs
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+# -- the spawn family --------------------------------------------------------------------------------
+
+
+def spawn(func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> GreenThread[_T]:
+    """Run ``func(*args, **kwargs)`` on a worker thread; return its ``GreenThread`` at once.
+
+    ``func`` runs in a copy of the caller's ``contextvars`` context.  ``TypeError`` at once, with nothing
+    scheduled, if ``func`` is not callable.
+    """
+    if not callable(func):
+        raise TypeError(f"spawn() needs a callable, not {type(func).__name__}")
+    greenthread = GreenThread(func, args, kwargs, contextvars.copy_context())
+    hub.submit(greenthread._run)
+    return greenthread
+
+
+def spawn_n(func: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
+    """Run ``func(*args, **kwargs)`` on a worker thread, fire and forget; cheaper than ``spawn``.
+
+    Nothing to wait on: an uncaught exception goes to ``threading.excepthook`` (which prints it by
+    default), and the worker thread carries on.
+    """
+    if not callable(func):
+        raise TypeError(f"spawn_n() needs a callable, not {type(func).__name__}")
+    hub.submit(functools.partial(contextvars.copy_context().run, func, *args, **kwargs))
+
+
+def spawn_after(seconds: float, func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> GreenThread[_T]:
+    """Like ``spawn``, after ``seconds``; ``cancel()`` (or ``kill()``) before then and it never runs.
+
+    One timer thread serves every delayed spawn.
+    """
+    if not callable(func):
+        raise TypeError(f"spawn_after() needs a callable, not {type(func).__name__}")
+    delay = _check_timeout(seconds)
+    greenthread = GreenThread(func, args, kwargs, contextvars.copy_context())
+    if delay < 0.0:
+        return greenthread  # later than any clock reaches: it waits, for cancel() or kill(), for ever
+    # Stored before anyone else can see the greenthread, so that cancel() always finds it.
+    greenthread._timer = hub.call_later(delay, functools.partial(_start_later, greenthread))
+    return greenthread
+
+
+def _start_later(greenthread: GreenThread[Any]) -> None:
+    """In the timer thread: hand a delayed greenthread to the pool, or tell its waiters why not."""
+    try:
+        hub.submit(greenthread._run)
+    except RuntimeError as exc:
+        greenthread.cancel(exc)
+
+
+def sleep(seconds: float = 0) -> None:
+    """Block the calling thread for ``seconds``; ``sleep(0)`` only yields.  A checkpoint.
+
+    Negative means 0.  Unlike eventlet, ``sleep(0)`` does not run the other greenthreads first: they run
+    in parallel anyway.
+    """
+    delay = _check_timeout(seconds)
+    if delay == 0.0:
+        _checkpoint.check()
+        _time_sleep(0)
+        return
+    lock = _allocate_lock()
+    lock.acquire()  # nobody else ever releases it: only an interrupt ends the wait early
+    if delay < 0.0:  # longer than any lock timeout: for ever
+        while True:
+            _checkpoint.block(lock, -1.0)
+    deadline = _monotonic() + delay
+    # block() returns True only after an interrupt that was withdrawn before we woke: sleep on.
+    while _checkpoint.block(lock, delay):
+        delay = deadline - _monotonic()
+        if delay <= 0.0:
+            return
+
+
+def kill(greenthread: GreenThread[Any], *throw_args: Any) -> None:
+    """``greenthread.kill(*throw_args)``."""
+    greenthread.kill(*throw_args)
