@@ -249,20 +249,30 @@ class _Hub:
         """
         if not callable(task):
             raise TypeError(f"submit() needs a callable, not {type(task).__name__}")
-        with self._lock:
-            idle = self._idle
-            if idle:
-                worker = idle.pop()
-                worker.task = task
-            elif self._threads >= self._limit:
-                self._queue.append(task)
+        while True:
+            with self._lock:
+                idle = self._idle
+                if idle:
+                    worker = idle.pop()
+                    worker.task = task
+                    # Woken under the lock, by a direct C call: an exception raised asynchronously in
+                    # this thread (Ctrl-C) cannot fall between taking the worker and waking it.
+                    worker.lock.release()
+                    return
+                if self._threads >= self._limit:
+                    self._queue.append(task)
+                    return
+                # Room for another thread.  If tasks are queued meanwhile (only after a thread failed
+                # to start), the new worker takes the oldest, and ``task`` goes round again, so that
+                # the queue keeps its order.
+                self._threads += 1
+                self._spawned += 1
+                queue = self._queue
+                from_queue = bool(queue)
+                first = queue.popleft() if from_queue else task
+            self._start(first, requeue=from_queue)
+            if not from_queue:
                 return
-            else:
-                worker = None
-        if worker is None:
-            self._spawn(task)
-        else:
-            worker.lock.release()
 
     def configure(self, max_threads: int | None = None, idle_timeout: float | None = None) -> None:
         """Set the thread limit (``None``, the default: unlimited) and, if given, the idle timeout.
@@ -298,8 +308,7 @@ class _Hub:
             del idle[: len(parked)]
             for worker in parked:
                 worker.task = _recheck
-        for worker in parked:
-            worker.lock.release()
+                worker.lock.release()  # under the lock, as in submit()
         if seconds is not None:
             _TIMER.nudge()
         self._drain()
@@ -314,36 +323,6 @@ class _Hub:
         return HubStats(threads, idle, threads - idle, queued, spawned)
 
     # -- starting threads ----------------------------------------------------------------------
-
-    def _spawn(self, task: Task) -> None:
-        """``submit`` found no idle worker and room for another thread: start one for ``task``.
-
-        The state may have changed since ``submit`` looked, so look again.  If tasks are queued while
-        there is room (only after a thread failed to start), the new worker takes the oldest of them
-        and ``task`` goes round again, so that the queue keeps its order.
-        """
-        while True:
-            with self._lock:
-                idle = self._idle
-                if idle:
-                    worker = idle.pop()
-                    worker.task = task
-                elif self._threads >= self._limit:
-                    self._queue.append(task)
-                    return
-                else:
-                    worker = None
-                    self._threads += 1
-                    self._spawned += 1
-                    queue = self._queue
-                    from_queue = bool(queue)
-                    first = queue.popleft() if from_queue else task
-            if worker is not None:
-                worker.lock.release()
-                return
-            self._start(first, requeue=from_queue)
-            if not from_queue:
-                return
 
     def _drain(self) -> None:
         """Start workers for queued tasks while there is room (after ``max_threads`` was raised)."""
