@@ -148,9 +148,24 @@ def leave_user_code(state: ThreadState) -> None:
 
 
 def _in_threadevent(ident: int) -> bool:
-    """Whether the thread is executing threadevent's own code right now (its innermost frame)."""
+    """Whether the thread is inside threadevent's own code right now, at any depth.
+
+    Walking out from its innermost frame, the first frame of threadevent's tells: a greenthread's runner
+    (``RUNNERS``) means the thread is in the function it runs (and what that calls); anything else means
+    threadevent's bookkeeping is under way, perhaps inside a library it calls (``Thread.start``, whose
+    new thread briefly shares the caller's id and would take the exception instead).
+    """
     frame = sys._current_frames().get(ident)
-    return frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename.startswith(_PACKAGE_DIR):
+            return code not in RUNNERS
+        frame = frame.f_back
+    return False
+
+
+#: The code of the functions that run a greenthread's function: below them is the user's code.
+RUNNERS: set[Any] = set()
 
 
 def _async_type(exc: BaseException) -> type[BaseException]:

@@ -226,6 +226,9 @@ class GreenThread(_Waitable[_T]):
         return f"<GreenThread at {id(self):#x} {status}>"
 
 
+_checkpoint.RUNNERS.add(GreenThread._run.__code__)
+
+
 class _FailedGreenThread(GreenThread[_T]):
     """What a GreenThread whose function raised becomes: it logs the exception if nobody retrieved it."""
 
