@@ -10,9 +10,6 @@ and the test checks that exactly one of them happened.
 
 A few tests read private state where the public API cannot tell "blocked in a checkpoint" from "about
 to block" (``gt._state.parked``, ``gt._chain``), or restore the hub's configuration (``hub._HUB``).
-
-Known bugs are pinned by ``xfail`` tests whose reason starts with "BUG:" (strict wherever the bug shows
-on every run).
 """
 
 from __future__ import annotations
@@ -340,14 +337,19 @@ def test_spawn_after_runs_after_the_delay(gts: Greenthreads) -> None:
     assert ran_at - start >= delay
 
 
-def test_spawn_after_a_long_delay_has_not_run_and_cancel_stops_it(gts: Greenthreads) -> None:
+def test_spawn_after_a_long_delay_has_not_run_and_cancel_stops_it(
+    gts: Greenthreads, threads: Threads
+) -> None:
     ran: list[int] = []
     linked: list[GreenThread[Any]] = []
     gt = spawn_after(3600, ran.append, 1)
     gt.link(linked.append)
     assert not gt.dead and not gt.done() and not ran
+    waiter = threads.start(gt.wait)
+    wait_until(lambda: waiters(gt) == 1, what="a thread blocked in gt.wait()")
     assert gt.cancel() is True
     assert gt.dead and linked == [gt]
+    assert isinstance(waiter.exception(), GreenletExit)
     with pytest.raises(GreenletExit):
         gt.wait()
     assert gt.cancel() is False  # already ended
@@ -1110,16 +1112,7 @@ def run_until_killed(where: str) -> None:
     [
         "checkpoint",
         "busy",
-        pytest.param(
-            "threadevent-code",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: a kill whose first attempt finds the greenthread inside threadevent's code "
-                "(pending for its next checkpoint) is delivered again 20 ms later if it has not died: "
-                "_checkpoint.kill() re-arms it because state.pending is no longer the exception, so "
-                "cleanup code blocking in a checkpoint is interrupted by a second GreenletExit",
-            ),
-        ),
+        "threadevent-code",
     ],
 )
 def test_kill_is_delivered_once_and_cleanup_can_block(gts: Greenthreads, where: str) -> None:
@@ -1160,12 +1153,6 @@ class NeedsAnArgument(Exception):
         super().__init__(what)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: kill(gt, exc) of a busy greenthread, where exc's class cannot be made without "
-    "arguments, raises GreenletExit instead (_checkpoint._async_type falls back to it): the function "
-    "and its waiters never see exc",
-)
 def test_kill_a_busy_greenthread_with_an_exception_that_needs_arguments(gts: Greenthreads) -> None:
     started = threading.Event()
     seen: list[BaseException] = []
@@ -1188,7 +1175,7 @@ def test_kill_a_busy_greenthread_with_an_exception_that_needs_arguments(gts: Gre
 
 KILL_WHILE_STARTING_WORKERS = """
 import os, sys, threading, time
-from threadevent import Event, hub, spawn
+from threadevent import Event, hub, sleep, spawn
 
 misdirected = []
 sys.unraisablehook = lambda hook_args: misdirected.append(repr(hook_args.exc_value))
@@ -1202,6 +1189,7 @@ for i in range({iterations}):
         started.set()
         while True:
             spawned.append(spawn(gate.wait))  # each needs a new worker thread: the others are blocked
+            sleep(0)
 
     gt = spawn(spawner)
     started.wait()
@@ -1225,26 +1213,48 @@ os._exit(0 if hub.stats().threads == 0 else 1)
 """
 
 
-@pytest.mark.xfail(
-    strict=sys.version_info < (3, 12),
-    reason="BUG: killing a busy greenthread while it is inside spawn() starting a new worker thread "
-    "(threading.Thread.start) can raise the kill in the NEW thread instead (PyThreadState_SetAsyncExc "
-    "picks the first thread state with that ident, and a thread being started can carry its "
-    "parent's): the new worker dies in Thread._bootstrap ('Exception ignored in thread started by'), "
-    "the greenthread hangs for ever in Thread.start() waiting for it, and kill() never returns. "
-    "Within ~50 iterations on 3.10/3.11; about once in 500-2500 on 3.12/3.13",
-)
-def test_kill_a_greenthread_that_is_starting_worker_threads() -> None:
-    # In a child process: when the bug hits, it leaves a hung greenthread and a dead worker behind.
-    iterations = 2000 if sys.version_info < (3, 12) else 200
+def test_a_kill_lands_in_the_killed_greenthread_not_in_a_thread_it_starts() -> None:
+    # A greenthread busy starting worker threads (spawn with every worker blocked) is killed, over and
+    # over: the kill must reach it (not a new thread, whose state briefly carries the starter's thread
+    # id), kill() must return, and the hub must give every thread back.  In a child process: a kill
+    # that lands in a starting thread leaves a hung greenthread and a dead worker behind.
     child = subprocess.run(
-        [sys.executable, "-c", KILL_WHILE_STARTING_WORKERS.format(iterations=iterations)],
+        [sys.executable, "-c", KILL_WHILE_STARTING_WORKERS.format(iterations=300)],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert child.returncode == 0, child.stdout + child.stderr
+
+
+def test_kill_a_greenthread_busy_in_a_callback_it_triggered(gts: Greenthreads) -> None:
+    stop = threading.Event()
+    in_callback = threading.Event()
+
+    def busy_callback(evt: Event[Any]) -> None:
+        in_callback.set()
+        while not stop.is_set():
+            pass
+
+    def body() -> None:
+        evt: Event[int] = Event()
+        evt.add_done_callback(busy_callback)
+        evt.send(1)  # runs busy_callback here, in this greenthread
+        Event().wait()
+
+    gt = gts.spawn(body)
+    assert in_callback.wait(PATIENCE)
+    killer = threading.Thread(target=gt.kill, daemon=True)
+    killer.start()
+    try:
+        # A busy greenthread dies at its next bytecode; a few seconds is an eternity for that.
+        killer.join(5)
+        assert not killer.is_alive(), "kill() did not return: the kill never reached the callback"
+        assert isinstance(gt.exception(), GreenletExit)
+    finally:
+        stop.set()
+        killer.join(PATIENCE)
 
 
 @pytest.mark.parametrize("how", ["blocked", "busy", "queued"])
@@ -1552,37 +1562,3 @@ def test_kill_storm(gts: Greenthreads, threads: Threads, monkeypatch: pytest.Mon
         lambda: (s := hub.stats()).threads <= baseline and s.running == 0 and s.queued == 0,
         what=f"(seed {seed}) the hub to shrink back to {baseline} threads: {hub.stats()}",
     )
-
-
-def test_a_kill_is_held_back_while_the_greenthread_runs_threadevent_code() -> None:
-    # The greenthread is in a done-callback run by threadevent (Event.add_done_callback on a sent
-    # event), blocked in stdlib code that is no checkpoint.  An asynchronous kill landing there would
-    # cut threadevent's bookkeeping in half (with Thread.start inside hub.submit, it hung the new
-    # worker), so kill() must hold it back until the greenthread reaches a checkpoint.
-    sent: Event[None] = Event()
-    sent.send(None)
-    in_callback = threading.Event()
-    release = threading.Event()
-    finished: list[str] = []
-
-    def callback(_: Event[None]) -> None:
-        in_callback.set()
-        release.wait(PATIENCE)
-        finished.append("callback")
-
-    def body() -> None:
-        sent.add_done_callback(callback)
-        sleep(3600)  # the checkpoint where the kill lands
-
-    gt = spawn(body)
-    assert in_callback.wait(PATIENCE)
-    killer = threading.Thread(target=gt.kill)
-    killer.start()
-    # kill() is retrying now; let the callback go only once it has had a few chances to misfire.
-    wait_until(lambda: gt._state is not None and gt._state.pending is not None, what="the kill pending")
-    release.set()
-    killer.join(PATIENCE)
-    assert not killer.is_alive()
-    assert finished == ["callback"]
-    with pytest.raises(GreenletExit):
-        gt.wait()

@@ -35,7 +35,17 @@ class _Local(threading.local):
 class ThreadState:
     """What another thread needs in order to interrupt this one at a checkpoint."""
 
-    __slots__ = ("__weakref__", "async_sent", "ident", "lock", "owner", "parked", "pending")
+    __slots__ = (
+        "__weakref__",
+        "async_kind",
+        "async_sent",
+        "ident",
+        "killing",
+        "lock",
+        "owner",
+        "parked",
+        "pending",
+    )
 
     def __init__(self) -> None:
         self.lock = allocate_lock()
@@ -47,9 +57,13 @@ class ThreadState:
         #: The greenthread whose function this thread runs, if any: a kill aimed at it interrupts only
         #: while it does, and only then may the interrupt be raised asynchronously (see ``interrupt``).
         self.owner: object = None
+        #: The kill aimed at the greenthread running here, once armed: it is delivered only once.
+        self.killing: BaseException | None = None
         #: The exception last raised asynchronously in this thread, if it may still be pending in the
         #: interpreter.
         self.async_sent: BaseException | None = None
+        #: The class it was raised as (CPython raises a class, not an instance).
+        self.async_kind: type[BaseException] | None = None
 
     def take(self) -> BaseException | None:
         """Remove and return the pending interrupt.  Call with ``self.lock`` held."""
@@ -111,7 +125,10 @@ def kill(state: ThreadState, exc: BaseException, owner: object) -> bool:
         if state.owner is not owner:
             return True
         if state.pending is not exc:
+            if state.killing is exc:
+                return False  # armed before, and raised at a checkpoint since: delivered
             _set_pending(state, exc)
+            state.killing = exc
         parked = state.parked
         if parked is not None:
             release(parked)  # block() raises it as it wakes
@@ -120,7 +137,8 @@ def kill(state: ThreadState, exc: BaseException, owner: object) -> bool:
             return True
         # Raised asynchronously: that is the delivery, so it must not also raise at a checkpoint.
         state.take()
-        _set_async_exc(state.ident, _async_type(exc))
+        state.async_kind = _async_type(exc)
+        _set_async_exc(state.ident, state.async_kind)
         state.async_sent = exc
         return False
 
@@ -140,6 +158,7 @@ def leave_user_code(state: ThreadState) -> None:
     """
     with state.lock:
         state.owner = None
+        state.killing = None
         if state.pending is not None:
             state.take()  # a kill that came too late must not hit the thread's next task
         if state.async_sent is not None:
@@ -150,10 +169,11 @@ def leave_user_code(state: ThreadState) -> None:
 def _in_threadevent(ident: int) -> bool:
     """Whether the thread is inside threadevent's own code right now, at any depth.
 
-    Walking out from its innermost frame, the first frame of threadevent's tells: a greenthread's runner
-    (``RUNNERS``) means the thread is in the function it runs (and what that calls); anything else means
-    threadevent's bookkeeping is under way, perhaps inside a library it calls (``Thread.start``, whose
-    new thread briefly shares the caller's id and would take the exception instead).
+    Walking out from its innermost frame, the first frame of threadevent's tells: one that calls the
+    user's code (``RUNNERS``: the greenthread runner, done-callbacks, links) means the thread is in
+    that code (and what it calls); anything else means threadevent's bookkeeping is under way, perhaps
+    inside a library it calls (``Thread.start``, whose new thread briefly shares the caller's id and
+    would take the exception instead).
     """
     frame = sys._current_frames().get(ident)
     while frame is not None:
@@ -164,20 +184,36 @@ def _in_threadevent(ident: int) -> bool:
     return False
 
 
-#: The code of the functions that run a greenthread's function: below them is the user's code.
+#: The code of threadevent's functions that call the user's code, where that code may be interrupted:
+#: they are written to unwind cleanly from an exception raised in what they call.
 RUNNERS: set[Any] = set()
 
 
 def _async_type(exc: BaseException) -> type[BaseException]:
-    """The class to raise asynchronously for ``exc``: CPython raises a class, instantiated with no args."""
+    """The class to raise asynchronously for ``exc``: CPython raises a class, instantiated with no args.
+
+    If ``exc``'s own class needs arguments, a subclass whose constructor passes ``exc``'s along stands
+    in for it, so that ``except`` clauses for the class still catch it; GreenletExit if even that fails.
+    """
     kind = type(exc)
     try:
         kind()
+        return kind
+    except Exception:
+        pass
+    args = exc.args
+
+    def __init__(self: BaseException) -> None:
+        kind.__init__(self, *args)
+
+    stand_in: type[BaseException] = type(kind.__name__, (kind,), {"__init__": __init__})
+    try:
+        stand_in()
     except Exception:
         from threadevent.greenthread import GreenletExit
 
         return GreenletExit  # type: ignore[no-any-return,unused-ignore]
-    return kind
+    return stand_in
 
 
 def _set_async_exc(ident: int, kind: type[BaseException] | None) -> None:

@@ -57,17 +57,11 @@ class _Chain:
 
     __slots__ = ("head", "tail", "count", "outcome")
 
-    def __init__(self) -> None:
-        # Made by the first waiter that must block, which takes the first node.  Built inline, not by
-        # _Node(): this runs on every wait that blocks, and a Python-level call is a real share of it.
-        first = _Node.__new__(_Node)
-        first.lock = lock = allocate_lock()
-        lock.acquire()
-        first.prev = first.next = None
-        self.head: _Node | None = first
-        self.tail: _Node | None = first
-        self.count = 1
-        self.outcome: _Outcome | None = None
+    # No __init__: the first waiter that must block builds the chain inline (see _Waitable._wait).
+    head: _Node | None
+    tail: _Node | None
+    count: int
+    outcome: _Outcome | None
 
     def append(self) -> _Node:
         node = _Node(self.tail)
@@ -278,8 +272,16 @@ class _Waitable(Generic[_T]):
                 return None
             chain = self._chain
             if chain is None:
-                chain = self._chain = _Chain()
-                node: _Node = chain.head  # type: ignore[assignment]
+                # The first waiter to block makes the chain and takes its first node, built inline:
+                # this runs on every wait that blocks, and each Python-level call is a real share of it.
+                node = _Node.__new__(_Node)
+                node.lock = lock = allocate_lock()
+                lock.acquire()
+                node.prev = node.next = None
+                chain = self._chain = _Chain.__new__(_Chain)
+                chain.head = chain.tail = node
+                chain.count = 1
+                chain.outcome = None
             else:
                 node = chain.append()
         # Only a timed wait pays for the clock; the deadline covers a wait resumed after a spurious wake.
@@ -439,6 +441,10 @@ class _Waitable(Generic[_T]):
         # Once sent, nobody waits: the waiters that were blocked have been handed the outcome.
         waiters = 0 if outcome is not None or chain is None else chain.count
         return f"<{type(self).__name__} at {id(self):#x} {state}, {waiters} waiters>"
+
+
+# Callbacks run outside every lock, and an exception in one leaves the event whole: a kill may land there.
+_checkpoint.RUNNERS.add(_Waitable._call_each.__code__)
 
 
 class Event(_Waitable[_T]):

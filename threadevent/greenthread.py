@@ -13,6 +13,7 @@ from time import sleep as _time_sleep
 from typing import Any, Generic, TypeVar
 
 from threadevent import _checkpoint, hub
+from threadevent._checkpoint import PENDING as _PENDING
 from threadevent._checkpoint import ThreadState
 from threadevent.event import _as_exception, _check_timeout, _Outcome, _Waitable
 
@@ -226,9 +227,6 @@ class GreenThread(_Waitable[_T]):
         return f"<GreenThread at {id(self):#x} {status}>"
 
 
-_checkpoint.RUNNERS.add(GreenThread._run.__code__)
-
-
 class _FailedGreenThread(GreenThread[_T]):
     """What a GreenThread whose function raised becomes: it logs the exception if nobody retrieved it."""
 
@@ -245,10 +243,13 @@ class _FailedGreenThread(GreenThread[_T]):
 
 def _failure(state: ThreadState, exc: BaseException) -> _Outcome:
     """The outcome of a function that raised ``exc``."""
-    sent = state.async_sent
-    if sent is not None and exc.__class__ is sent.__class__ and exc is not sent and not exc.args:
+    sent, kind = state.async_sent, state.async_kind
+    # A stand-in class, or the kill's own class raised bare (not the function's own error of that class).
+    stand_in_or_bare = kind is not type(sent) or not exc.args
+    if sent is not None and exc is not sent and exc.__class__ is kind and stand_in_or_bare:
         # A kill raised asynchronously arrives as a fresh instance of its class (CPython raises a
-        # class): the waiters get the instance that kill() was given.
+        # class), or of a stand-in subclass if that class needs arguments: the waiters get the
+        # instance that kill() was given.
         return (None, sent, exc.__traceback__)
     return (None, exc, exc.__traceback__)
 
@@ -277,6 +278,10 @@ class _Link(Generic[_T]):
     __hash__ = None  # type: ignore[assignment]
 
 
+_checkpoint.RUNNERS.add(GreenThread._run.__code__)
+_checkpoint.RUNNERS.add(_Link.__call__.__code__)
+
+
 # -- the spawn family --------------------------------------------------------------------------------
 
 
@@ -288,6 +293,10 @@ def spawn(func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> GreenThread[
     """
     if not callable(func):
         raise TypeError(f"spawn() needs a callable, not {type(func).__name__}")
+    if _PENDING[0]:
+        # A kill held back while this greenthread ran threadevent's code lands here at the latest:
+        # a loop of spawns reaches no blocking checkpoint.
+        _checkpoint.check()
     greenthread = GreenThread(func, args, kwargs, contextvars.copy_context())
     hub.submit(greenthread._run)
     return greenthread
@@ -301,6 +310,8 @@ def spawn_n(func: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
     """
     if not callable(func):
         raise TypeError(f"spawn_n() needs a callable, not {type(func).__name__}")
+    if _PENDING[0]:
+        _checkpoint.check()  # as in spawn()
     hub.submit(functools.partial(contextvars.copy_context().run, func, *args, **kwargs))
 
 
