@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from threadevent import hub
+
 # "ci" keeps the property tests short on CI's slow shared machine; "default" digs a little deeper.
 settings.register_profile("default", max_examples=300, deadline=None)
 settings.register_profile("ci", max_examples=100, deadline=None)
@@ -127,3 +129,11 @@ def run_bounded(call: Callable[[], Any], timeout: float = PATIENCE) -> Any:
 @pytest.fixture(name="run_bounded")
 def run_bounded_fixture() -> Callable[..., Any]:
     return run_bounded
+
+
+@pytest.fixture(autouse=True)
+def restore_hub_config() -> Iterator[None]:
+    """Every test leaves the hub configured as it found it."""
+    saved = (hub._HUB._max_threads, hub._HUB._idle_timeout)
+    yield
+    hub.configure(max_threads=saved[0], idle_timeout=saved[1])

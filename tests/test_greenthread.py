@@ -50,13 +50,6 @@ class KillError(Exception):
     """What a test kills (or cancels) a greenthread with, instead of GreenletExit."""
 
 
-@pytest.fixture(autouse=True)
-def restore_hub_config() -> Iterator[None]:
-    saved = (hub._HUB._max_threads, hub._HUB._idle_timeout)
-    yield
-    hub.configure(max_threads=saved[0], idle_timeout=saved[1])
-
-
 class Greenthreads:
     """Spawns greenthreads for a test; at teardown kills every one still alive and opens every gate.
 

@@ -30,13 +30,6 @@ from threadevent.hub import HubStats, TimerHandle
 # -- helpers -----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def restore_hub_config() -> Iterator[None]:
-    saved = (hub._HUB._max_threads, hub._HUB._idle_timeout)
-    yield
-    hub.configure(max_threads=saved[0], idle_timeout=saved[1])
-
-
 class Gates:
     """Tasks that block until the test lets them go; every gate is opened at teardown, so none hangs."""
 
