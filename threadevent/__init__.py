@@ -12,11 +12,13 @@ from threadevent.greenthread import (
     spawn_after,
     spawn_n,
 )
+from threadevent.timeout import Timeout, with_timeout
 
 __all__ = [
     "Event",
     "GreenThread",
     "GreenletExit",
+    "Timeout",
     "__version__",
     "getcurrent",
     "hub",
@@ -25,6 +27,7 @@ __all__ = [
     "spawn",
     "spawn_after",
     "spawn_n",
+    "with_timeout",
 ]
 
 __version__ = "0.1.0"

@@ -19,7 +19,17 @@ import threading
 from _thread import LockType, allocate_lock
 from typing import Any
 
-__all__ = ["PENDING", "ThreadState", "block", "check", "current_state", "interrupt", "release"]
+__all__ = [
+    "PENDING",
+    "ThreadState",
+    "block",
+    "check",
+    "current_state",
+    "expire",
+    "interrupt",
+    "release",
+    "withdraw",
+]
 
 #: How many threads have an interrupt recorded and not yet raised.  A list so that readers can import
 #: it once; only ever changed while ``_pending_lock`` is held.
@@ -39,6 +49,8 @@ class ThreadState:
         "__weakref__",
         "async_kind",
         "async_sent",
+        "expired",
+        "expired_rank",
         "ident",
         "killing",
         "lock",
@@ -64,6 +76,9 @@ class ThreadState:
         self.async_sent: BaseException | None = None
         #: The class it was raised as (CPython raises a class, not an instance).
         self.async_kind: type[BaseException] | None = None
+        #: The exception of the Timeout that expired last here, and that Timeout's rank (see ``expire``).
+        self.expired: BaseException | None = None
+        self.expired_rank = 0
 
     def take(self) -> BaseException | None:
         """Remove and return the pending interrupt.  Call with ``self.lock`` held."""
@@ -109,6 +124,36 @@ def interrupt(state: ThreadState, exc: BaseException) -> None:
         parked = state.parked
         if parked is not None:
             release(parked)
+
+
+def expire(state: ThreadState, exc: BaseException, rank: int, owner: object) -> None:
+    """A deadline armed in ``state``'s thread has passed: raise ``exc`` at its current or next checkpoint.
+
+    ``rank`` orders deadlines by when they were armed, and ``owner`` is the greenthread that armed it
+    (None in a thread that is not one).  Nothing happens if that greenthread no longer runs here: its
+    deadline must not hit the next task of the worker thread.  A pending kill is never replaced, nor is
+    the exception of a deadline armed earlier (an enclosing ``with Timeout``): those are raised first.
+    A deadline armed earlier does replace a later one's exception that has not been raised yet.
+    """
+    with state.lock:
+        if state.owner is not owner:
+            return
+        pending = state.pending
+        if pending is not None and (pending is not state.expired or state.expired_rank < rank):
+            return
+        _set_pending(state, exc)
+        state.expired = exc
+        state.expired_rank = rank
+        parked = state.parked
+        if parked is not None:
+            release(parked)
+
+
+def withdraw(state: ThreadState, exc: BaseException) -> None:
+    """``exc`` must not be raised by ``state``'s thread from now on, if it has not been already."""
+    with state.lock:
+        if state.pending is exc:
+            state.take()
 
 
 def kill(state: ThreadState, exc: BaseException, owner: object) -> bool:
@@ -159,6 +204,7 @@ def leave_user_code(state: ThreadState) -> None:
     with state.lock:
         state.owner = None
         state.killing = None
+        state.expired = None
         if state.pending is not None:
             state.take()  # a kill that came too late must not hit the thread's next task
         if state.async_sent is not None:

@@ -1,0 +1,449 @@
+"""Timeout: eventlet's deadline, raised at threadevent's checkpoints, in greenthreads and plain threads.
+
+Deadlines are made to have passed without sleeping "long enough": the one timer thread runs its calls in
+deadline order, so a marker scheduled with ``hub.call_later`` for a later moment has run only after the
+Timeout's own timer call has.  ``_passed(seconds)`` waits for such a marker; ``_passed_busy`` does too,
+but in a plain ``threading.Event.wait``, which is not a checkpoint, as a thread busy elsewhere would.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import textwrap
+import threading
+from typing import Any
+
+import pytest
+from conftest import PATIENCE, Threads, wait_until
+
+from threadevent import Event, GreenletExit, Timeout, _checkpoint, hub, sleep, spawn, with_timeout
+
+SHORT = 0.01
+
+
+def _marker(seconds: float) -> threading.Event:
+    """A ``threading.Event`` the timer thread sets ``seconds`` from now, after every earlier deadline."""
+    marker = threading.Event()
+    hub.call_later(seconds, marker.set)
+    return marker
+
+
+def _passed(seconds: float) -> None:
+    """Wait in a checkpoint until every deadline up to ``seconds`` from now has been handled."""
+    reached = Event[None]()
+    hub.call_later(seconds, reached.send)
+    assert reached.wait(PATIENCE) is None
+    assert reached.ready(), "the timer never reached the marker"
+
+
+def _passed_busy(seconds: float) -> None:
+    """The same, in a wait that is not a checkpoint (a thread busy in someone else's code)."""
+    assert _marker(seconds).wait(PATIENCE), "the timer never reached the marker"
+
+
+# -- what it raises -----------------------------------------------------------------------------------
+
+
+def test_is_a_base_exception_raised_as_itself_at_a_blocked_wait() -> None:
+    assert issubclass(Timeout, BaseException) and not issubclass(Timeout, Exception)
+    with pytest.raises(Timeout) as info:
+        with Timeout(SHORT) as timeout:
+            Event().wait()
+    assert info.value is timeout
+    assert not timeout.pending
+
+
+def test_exception_false_leaves_the_block_silently() -> None:
+    reached_after = False
+    with Timeout(SHORT, False):
+        Event().wait()
+        reached_after = True  # pragma: no cover - the wait never returns
+    assert not reached_after
+
+
+def test_exception_class_is_raised_as_an_instance_of_it() -> None:
+    class Slow(Exception):
+        pass
+
+    with pytest.raises(Slow):
+        with Timeout(SHORT, Slow):
+            Event().wait()
+
+
+def test_exception_instance_is_raised_itself() -> None:
+    error = ValueError("too slow")
+    with pytest.raises(ValueError) as info:
+        with Timeout(SHORT, error):
+            Event().wait()
+    assert info.value is error
+
+
+def test_none_seconds_never_fires() -> None:
+    with Timeout(None) as timeout:
+        assert not timeout.pending
+        assert Event().wait(SHORT) is None
+        _passed(SHORT)
+
+
+def test_it_starts_when_made_as_in_eventlet() -> None:
+    timeout = Timeout(SHORT)
+    try:
+        assert timeout.pending
+        with pytest.raises(Timeout) as info:
+            Event().wait()
+        assert info.value is timeout
+    finally:
+        timeout.cancel()
+
+
+def test_zero_and_negative_seconds_fire_at_the_next_checkpoint() -> None:
+    for seconds in (0, -1):
+        with pytest.raises(Timeout):
+            with Timeout(seconds):
+                _passed_busy(0.001)  # not a checkpoint: nothing raised yet
+                sleep(0)
+
+
+def test_a_timeout_that_fired_raises_at_the_next_checkpoint_of_a_busy_thread() -> None:
+    with pytest.raises(Timeout) as info:
+        with Timeout(SHORT) as timeout:
+            _passed_busy(SHORT * 2)
+            assert not timeout.pending  # fired, not raised yet
+            Event().wait(0)  # a checkpoint, even when it would not block
+    assert info.value is timeout
+
+
+@pytest.mark.parametrize(
+    "checkpoint",
+    [
+        pytest.param(lambda never: never.wait(), id="Event.wait"),
+        pytest.param(lambda never: never.wait(PATIENCE * 10), id="Event.wait(timeout)"),
+        pytest.param(lambda never: never.result(), id="Event.result"),
+        pytest.param(lambda never: never.exception(), id="Event.exception"),
+        pytest.param(lambda never: sleep(PATIENCE * 10), id="sleep"),
+        pytest.param(lambda never: spawn(never.wait).wait(), id="GreenThread.wait"),
+    ],
+)
+def test_every_checkpoint_is_released(checkpoint: Any) -> None:
+    never = Event[None]()  # not sent while the Timeout runs; sent at the end so nothing is left blocked
+    try:
+        with pytest.raises(Timeout) as info:
+            with Timeout(SHORT) as timeout:
+                checkpoint(never)
+        assert info.value is timeout
+    finally:
+        never.send()
+
+
+# -- where it works ------------------------------------------------------------------------------------
+
+
+def test_in_a_plain_thread(threads: Threads) -> None:
+    def body() -> Timeout:
+        with Timeout(SHORT) as timeout:
+            try:
+                Event().wait()
+            except Timeout as exc:
+                assert exc is timeout
+                return exc
+        raise AssertionError("not released")  # pragma: no cover
+
+    assert isinstance(threads.start(body).result(), Timeout)
+
+
+def test_in_a_greenthread() -> None:
+    def body() -> str:
+        with Timeout(SHORT, False):
+            Event().wait()
+        return "left the block"
+
+    assert spawn(body).wait() == "left the block"
+
+
+def test_escaping_a_greenthread_its_waiters_get_it() -> None:
+    def body() -> None:
+        with Timeout(SHORT):
+            Event().wait()
+
+    with pytest.raises(Timeout):
+        spawn(body).wait()
+
+
+def test_a_timeout_is_per_thread(threads: Threads) -> None:
+    """A Timeout armed in one thread never interrupts another thread's waits."""
+    release = Event[str]()
+    waiter = threads.start(release.wait)
+    wait_until(lambda: release._chain is not None, what="the other thread blocks")
+    with pytest.raises(Timeout):
+        with Timeout(SHORT):
+            Event().wait()
+    _passed(SHORT)
+    release.send("not interrupted")
+    assert waiter.result() == "not interrupted"
+
+
+def test_a_kill_still_works_inside_a_timeout_block() -> None:
+    started = Event[None]()
+
+    def body() -> None:
+        with Timeout(PATIENCE * 10):
+            started.send()
+            Event().wait()
+
+    greenthread = spawn(body)
+    started.wait(PATIENCE)
+    greenthread.kill()
+    with pytest.raises(GreenletExit):
+        greenthread.wait()
+
+
+# -- never outside its block -------------------------------------------------------------------------
+
+
+def test_never_fires_after_cancel_over_a_later_long_wait() -> None:
+    timeout = Timeout(SHORT)
+    timeout.cancel()
+    assert not timeout.pending
+    _passed(SHORT * 5)  # a checkpoint blocked well past the deadline: nothing raised
+
+
+def test_never_fires_after_its_block_is_left_over_a_later_long_wait() -> None:
+    with Timeout(SHORT) as timeout:
+        pass
+    assert not timeout.pending
+    _passed(SHORT * 5)
+
+
+def test_never_fires_after_its_block_is_left_by_an_error() -> None:
+    with pytest.raises(KeyError):
+        with Timeout(SHORT):
+            raise KeyError("out")
+    _passed(SHORT * 5)
+
+
+def test_fired_but_not_raised_is_withdrawn_when_the_block_is_left() -> None:
+    with Timeout(SHORT) as timeout:
+        _passed_busy(SHORT * 2)  # it fires while the thread is elsewhere
+        assert not timeout.pending
+    sleep(0)  # a checkpoint after the block: must not raise it
+    Event().wait(0)
+
+
+def test_fired_but_not_raised_is_withdrawn_by_cancel() -> None:
+    timeout = Timeout(SHORT)
+    _passed_busy(SHORT * 2)
+    timeout.cancel()
+    sleep(0)
+
+
+def test_armed_in_a_greenthread_that_ended_it_never_hits_the_workers_next_task() -> None:
+    hub.configure(max_threads=1)  # the next task runs on the same worker thread
+    leaked = spawn(Timeout, SHORT).wait()  # never cancelled: eventlet code sometimes does this
+    assert leaked.pending
+    marker_passed = spawn(_passed, SHORT * 5)
+    marker_passed.wait()  # its checkpoint spans the leaked deadline and is not interrupted
+
+
+def test_start_again_after_cancel_arms_afresh() -> None:
+    timeout = Timeout(PATIENCE * 10)
+    timeout.cancel()
+    timeout.seconds = SHORT
+    timeout._delay = SHORT
+    timeout.start()
+    try:
+        with pytest.raises(Timeout):
+            Event().wait()
+    finally:
+        timeout.cancel()
+
+
+def test_starting_a_pending_one_again_rearms_it_once() -> None:
+    timeout = Timeout(SHORT)
+    first = timeout._arming
+    timeout.start()
+    try:
+        assert timeout._arming is not first
+        with pytest.raises(Timeout):
+            Event().wait()
+        _passed(SHORT * 2)  # the first arming was cancelled: no second raise
+    finally:
+        timeout.cancel()
+
+
+# -- nesting ----------------------------------------------------------------------------------------
+
+
+def test_nested_inner_shorter_fires_only_in_its_own_block() -> None:
+    with Timeout(PATIENCE * 10) as outer:
+        with pytest.raises(Timeout) as info:
+            with Timeout(SHORT) as inner:
+                Event().wait()
+        assert info.value is inner
+        assert outer.pending
+        _passed(SHORT * 2)
+
+
+def test_nested_inner_longer_the_outer_fires_and_the_inner_is_cancelled() -> None:
+    with pytest.raises(Timeout) as info:
+        with Timeout(SHORT) as outer:
+            with Timeout(PATIENCE * 10) as inner:
+                Event().wait()
+    assert info.value is outer
+    assert not inner.pending
+    _passed(SHORT * 2)
+
+
+@pytest.mark.parametrize("outer_first", [True, False], ids=["outer-fires-first", "inner-fires-first"])
+def test_nested_both_passed_the_enclosing_one_is_raised(outer_first: bool) -> None:
+    early, late = SHORT, SHORT * 2
+    with pytest.raises(Timeout) as info:
+        with Timeout(early if outer_first else late) as outer:
+            with Timeout(late if outer_first else early):
+                _passed_busy(late * 2)  # both fire while the thread is busy elsewhere
+                sleep(0)
+    assert info.value is outer
+
+
+def test_a_silent_inner_does_not_swallow_the_outers() -> None:
+    with pytest.raises(Timeout) as info:
+        with Timeout(SHORT) as outer:
+            with Timeout(PATIENCE * 10, False):
+                Event().wait()
+    assert info.value is outer
+
+
+# -- with_timeout -------------------------------------------------------------------------------------
+
+
+def test_with_timeout_returns_the_functions_value() -> None:
+    assert with_timeout(PATIENCE, sum, [1, 2]) == 3
+    _passed(SHORT)
+
+
+def test_with_timeout_value_on_expiry() -> None:
+    assert with_timeout(SHORT, Event().wait, timeout_value="late") == "late"
+
+
+def test_with_timeout_raises_without_a_value() -> None:
+    with pytest.raises(Timeout):
+        with_timeout(SHORT, Event().wait)
+
+
+def test_with_timeout_lets_an_outer_timeout_through() -> None:
+    with pytest.raises(Timeout) as info:
+        with Timeout(SHORT) as outer:
+            with_timeout(PATIENCE * 10, Event().wait, timeout_value="inner's value")
+    assert info.value is outer
+
+
+# -- bad input, str, repr ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seconds", "exception", "error"),
+    [
+        ("1", None, TypeError),
+        (True, None, TypeError),
+        (float("nan"), None, ValueError),
+        (1, "not an exception", TypeError),
+        (1, int, TypeError),
+    ],
+)
+def test_bad_arguments_raise_and_arm_nothing(seconds: Any, exception: Any, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        Timeout(seconds, exception)
+    assert _checkpoint.current_state() is None or _checkpoint.current_state().pending is None  # type: ignore[union-attr]
+
+
+def test_str_and_repr() -> None:
+    assert str(Timeout()) == ""
+    with Timeout(5) as five, Timeout(1, False) as one:
+        assert str(five) == "5 seconds"
+        assert str(one) == "1 second (silent)"
+        assert "pending" in repr(five) and "seconds=5" in repr(five)
+    assert "pending" not in repr(five)
+    assert "ValueError" in str(Timeout(2, ValueError))
+    assert Timeout().is_timeout
+
+
+# -- races --------------------------------------------------------------------------------------------
+
+
+def test_expire_never_replaces_a_pending_kill_or_an_outer_deadline() -> None:
+    state = _checkpoint.ThreadState()
+    kill = GreenletExit()
+    _checkpoint.interrupt(state, kill)
+    _checkpoint.expire(state, Timeout(), rank=5, owner=None)
+    assert state.pending is kill
+    with state.lock:
+        state.take()
+    outer, inner = Timeout(), Timeout()
+    _checkpoint.expire(state, inner, rank=7, owner=None)
+    _checkpoint.expire(state, outer, rank=3, owner=None)
+    assert state.pending is outer
+    _checkpoint.expire(state, inner, rank=7, owner=None)
+    assert state.pending is outer
+    with state.lock:
+        state.take()
+
+
+def test_deadlines_racing_sends_and_block_exits(threads: Threads) -> None:
+    """Each wait ends with the value or its own Timeout, never hangs, and no Timeout escapes its block.
+
+    The deadlines are tiny, so they fire at every moment: before the wait, during it, as the send lands,
+    as the block is left.  A Timeout raised outside its block shows as a checkpoint raising after it.
+    """
+    rounds = 300
+
+    def one_thread(seed: int) -> tuple[int, int]:
+        rng = random.Random(seed)
+        values = timeouts = 0
+        for i in range(rounds):
+            evt = Event[int]()
+            spawn(lambda e=evt, i=i: e.send(i)) if rng.random() < 0.5 else hub.call_later(
+                rng.random() * 0.001, lambda e=evt, i=i: e.send(i)
+            )
+            try:
+                with Timeout(rng.random() * 0.001) as timeout:
+                    got = evt.wait()
+                assert got == i
+                values += 1
+            except Timeout as exc:
+                assert exc is timeout
+                timeouts += 1
+            try:
+                sleep(0)
+                Event().wait(0)
+            except Timeout as exc:  # pragma: no cover - the bug this test is for
+                raise AssertionError(f"a Timeout fired outside its block: {exc!r}") from None
+            assert evt.wait(PATIENCE) == i  # the send itself is never lost
+        return values, timeouts
+
+    workers = [threads.start(one_thread, seed) for seed in range(8)]
+    totals = [w.result(PATIENCE * 4) for w in workers]
+    assert sum(v + t for v, t in totals) == rounds * len(workers)
+
+
+def test_released_and_precise_under_python_O() -> None:
+    """The checks hold without asserts, and a Timeout still releases a blocked wait under -O."""
+    code = textwrap.dedent(
+        """
+        from threadevent import Event, Timeout
+        try:
+            Timeout("1")
+        except TypeError:
+            pass
+        else:
+            raise SystemExit("no TypeError")
+        with Timeout(0.01, False):
+            Event().wait()
+        print("ok")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-O", "-c", code], capture_output=True, text=True, timeout=PATIENCE
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
