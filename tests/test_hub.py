@@ -503,6 +503,14 @@ def test_configure_without_idle_timeout_keeps_it() -> None:
     assert (hub._HUB._max_threads, hub._HUB._idle_timeout) == (None, 12.5)
 
 
+def test_configure_without_max_threads_keeps_it() -> None:
+    hub.configure(max_threads=3, idle_timeout=12.5)
+    hub.configure(idle_timeout=7.0)
+    assert (hub._HUB._max_threads, hub._HUB._idle_timeout) == (3, 7.0)
+    hub.configure()
+    assert (hub._HUB._max_threads, hub._HUB._idle_timeout) == (3, 7.0)
+
+
 def test_configuration_from_the_environment() -> None:
     code = """
         from threadevent import hub

@@ -75,6 +75,16 @@ class HubStats:
 # -- checking arguments ----------------------------------------------------------------------------
 
 
+class _Keep:
+    """The default of ``configure``'s ``max_threads``: keep the current limit (``None`` means unlimited)."""
+
+    def __repr__(self) -> str:
+        return "<keep>"
+
+
+_KEEP = _Keep()
+
+
 def _check_max_threads(value: object) -> int:
     """``max_threads`` as a thread limit, ``_UNLIMITED`` for None; a clear error for anything else."""
     if value is None:
@@ -274,10 +284,9 @@ class _Hub:
             if not from_queue:
                 return
 
-    def configure(self, max_threads: int | None = None, idle_timeout: float | None = None) -> None:
-        """Set the thread limit (``None``, the default: unlimited) and, if given, the idle timeout.
+    def configure(self, max_threads: int | _Keep | None = _KEEP, idle_timeout: float | None = None) -> None:
+        """Set the thread limit (``None``: unlimited) and the idle timeout; each only if given.
 
-        ``max_threads`` is always set, so pass the current value to change only ``idle_timeout``.
         Raising the limit starts workers for queued tasks at once.  Lowering it never stops a running
         task: workers over the limit exit when they finish theirs (idle ones at once).  A shorter idle
         timeout applies to already idle workers from now on.
@@ -286,11 +295,15 @@ class _Hub:
         needed for queued tasks, the new settings stay, those tasks stay queued, and ``RuntimeError``
         is raised.
         """
-        limit = _check_max_threads(max_threads)
+        keep = isinstance(max_threads, _Keep)
+        limit = 0 if keep else _check_max_threads(max_threads)
         seconds = None if idle_timeout is None else _check_idle_timeout(idle_timeout)
         with self._lock:
-            self._max_threads = None if max_threads is None else limit
-            self._limit = limit
+            if keep:
+                limit = self._limit
+            else:
+                self._max_threads = None if max_threads is None else limit
+                self._limit = limit
             idle = self._idle
             if seconds is not None and seconds < self._idle_timeout:
                 # Parked workers would sleep out their old, longer timeout: wake them all to start the
