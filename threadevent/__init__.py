@@ -13,6 +13,7 @@ from threadevent.greenthread import (
     spawn_n,
 )
 from threadevent.timeout import Timeout, with_timeout
+from threadevent.waiting import as_completed, wait_all, wait_any
 
 __all__ = [
     "Event",
@@ -20,6 +21,7 @@ __all__ = [
     "GreenletExit",
     "Timeout",
     "__version__",
+    "as_completed",
     "getcurrent",
     "hub",
     "kill",
@@ -27,6 +29,8 @@ __all__ = [
     "spawn",
     "spawn_after",
     "spawn_n",
+    "wait_all",
+    "wait_any",
     "with_timeout",
 ]
 

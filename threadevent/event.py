@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import sys
 import threading
 from _thread import allocate_lock
 from collections.abc import Callable, Generator
@@ -32,6 +33,18 @@ ExcInfo = BaseException | type[BaseException] | tuple[Any, ...]
 _Outcome = tuple[Any, BaseException | None, TracebackType | None]
 
 _TIMEOUT_MAX = threading.TIMEOUT_MAX
+
+if sys.version_info >= (3, 11):
+    TimeoutExpired = TimeoutError
+else:
+    from concurrent.futures import TimeoutError as _FuturesTimeoutError
+
+    class TimeoutExpired(TimeoutError, _FuturesTimeoutError):
+        """What ``result()``/``exception()`` raise on expiry: the builtin ``TimeoutError``, and also
+        ``concurrent.futures.TimeoutError``, a class of its own before Python 3.11, which code written
+        for Futures catches."""
+
+        __qualname__ = __name__ = "TimeoutError"
 
 
 class _Node:
@@ -259,7 +272,7 @@ class _Waitable(Generic[_T]):
         if outcome is None:
             outcome = self._wait(seconds)
             if outcome is None:
-                raise TimeoutError(f"{self!r} was not sent within {timeout} seconds")
+                raise TimeoutExpired(f"{self!r} was not sent within {timeout} seconds")
         return outcome
 
     def _wait(self, timeout: float) -> _Outcome | None:
@@ -377,8 +390,14 @@ class _Waitable(Generic[_T]):
     def _remove_hook(self, hook: _OutcomeHook) -> None:
         with self._lock:
             callbacks = self._callbacks
-            if callbacks is not None and hook in callbacks:
-                callbacks.remove(hook)
+            if callbacks is not None:
+                # By identity: a user's callback with a lenient __eq__ must not be taken for the hook.
+                for index, callback in enumerate(callbacks):
+                    if callback is hook:
+                        del callbacks[index]
+                        break
+                if not callbacks:
+                    self._callbacks = None
 
     def _run_callbacks(
         self, callbacks: list[Callable[[Any], object] | _OutcomeHook], outcome: _Outcome
