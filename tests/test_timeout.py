@@ -18,7 +18,19 @@ from typing import Any
 import pytest
 from conftest import PATIENCE, Threads, wait_until
 
-from threadevent import Event, GreenletExit, Timeout, _checkpoint, hub, sleep, spawn, with_timeout
+from threadevent import (
+    Event,
+    GreenletExit,
+    Timeout,
+    _checkpoint,
+    as_completed,
+    hub,
+    sleep,
+    spawn,
+    wait_all,
+    wait_any,
+    with_timeout,
+)
 
 SHORT = 0.01
 
@@ -124,6 +136,9 @@ def test_a_timeout_that_fired_raises_at_the_next_checkpoint_of_a_busy_thread() -
         pytest.param(lambda never: never.exception(), id="Event.exception"),
         pytest.param(lambda never: sleep(PATIENCE * 10), id="sleep"),
         pytest.param(lambda never: spawn(never.wait).wait(), id="GreenThread.wait"),
+        pytest.param(lambda never: wait_any([never, Event()]), id="wait_any"),
+        pytest.param(lambda never: wait_all([never], timeout=PATIENCE * 10), id="wait_all"),
+        pytest.param(lambda never: list(as_completed([never, spawn(never.wait)])), id="as_completed"),
     ],
 )
 def test_every_checkpoint_is_released(checkpoint: Any) -> None:
