@@ -754,6 +754,41 @@ def test_a_link_relinking_itself_runs_n_plus_one_times_without_recursion(
     assert max(depths) - depths[0] < 10, f"the stack grew from {depths[0]} to {max(depths)} frames"
 
 
+def test_a_link_linking_to_another_finished_greenthread_runs_that_link_at_once(gts: Greenthreads) -> None:
+    """Only the links of the same greenthread queue behind each other: a link may wait for another's."""
+    first, other = gts.spawn(lambda: None), gts.spawn(lambda: None)
+    first.wait()
+    other.wait()
+    ran: list[str] = []
+
+    def outer(g: GreenThread[Any]) -> None:
+        reached = Event[None]()
+        other.link(lambda o: (ran.append("other's link"), reached.send()))
+        # The other greenthread's link has run already: waiting on it here must not deadlock.
+        assert reached.wait(PATIENCE) is None and reached.ready()
+        ran.append("outer done")
+
+    first.link(outer)
+    assert ran == ["other's link", "outer done"]
+
+
+def test_links_queued_behind_a_link_raising_a_base_exception_still_run(gts: Greenthreads) -> None:
+    gt = gts.spawn(lambda: None)
+    gt.wait()
+    ran: list[str] = []
+
+    class Stop(BaseException):
+        pass
+
+    def raising(g: GreenThread[Any]) -> None:
+        g.link(lambda _: ran.append("queued behind"))
+        raise Stop
+
+    with pytest.raises(Stop):
+        gt.link(raising)
+    assert ran == ["queued behind"]
+
+
 def test_link_rejects_a_non_callable(gts: Greenthreads) -> None:
     gt = gts.spawn(lambda: None)
     with pytest.raises(TypeError):

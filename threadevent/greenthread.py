@@ -33,7 +33,8 @@ class GreenletExit(BaseException):
 
 
 class _Current(threading.local):
-    running_callbacks: list[Callable[[], object]] | None = None
+    #: The greenthreads whose links this thread is running, by id, each with the links queued behind.
+    running_links: dict[int, list[list[Any]]] | None = None
 
 
 _current = _Current()
@@ -164,19 +165,29 @@ class GreenThread(_Waitable[_T]):
         return False
 
     def _run_callbacks(self, callbacks: list[Any], outcome: _Outcome) -> None:
-        # Links (and done-callbacks) that register more of them must not recurse: on a thread already
-        # running them, new ones join the queue of the outermost call and run after the current one.
-        queue = _current.running_callbacks
+        # A link that links more to this same greenthread must not recurse: while a thread runs this
+        # greenthread's links, new ones join its queue and run after the current one.  Links of other
+        # greenthreads run at once, so that a link may wait for what another one does.
+        running = _current.running_links
+        if running is None:
+            running = _current.running_links = {}
+        key = id(self)  # self is alive for the whole call: the id is not reused meanwhile
+        queue = running.get(key)
         if queue is not None:
-            queue.append(functools.partial(_Waitable._run_callbacks, self, callbacks, outcome))
+            queue.append(callbacks)
             return
-        queue = _current.running_callbacks = []
+        queue = running[key] = []
         try:
             _Waitable._run_callbacks(self, callbacks, outcome)
             while queue:
-                queue.pop(0)()
+                _Waitable._run_callbacks(self, queue.pop(0), outcome)
         finally:
-            _current.running_callbacks = None
+            try:
+                # Only reached with links queued if a BaseException escaped one: those still run once.
+                while queue:
+                    _Waitable._run_callbacks(self, queue.pop(0), outcome)
+            finally:
+                del running[key]
 
     # -- stopping --------------------------------------------------------------------------------
 
