@@ -22,12 +22,13 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from threadevent import Event, hub, sleep, spawn
+from threadevent.greenpool import GreenPool
 
 #: A measurement: given a size, returns the cost of one operation (seconds, or bytes for memory rows).
 Measure = Callable[[int], float]
@@ -41,7 +42,8 @@ class Row:
     rival: Measure | None  # None: an absolute count, measured once, whose bar is a limit on the count
     size: int  # operations per measurement in a full run
     bar: float | None  # the one-CPU bar on ours/rival (or on the count), None for rows that only report
-    unit: str = "us"  # "us" per operation, "B" per object, or "" for a count
+    unit: str = "us"  # "us" per operation, "B" per object, "KiB" in all, or "" for a count
+    rounds: int | None = None  # at most this many rounds (slow rows whose value hardly varies)
 
 
 # -- workloads -----------------------------------------------------------------------------------
@@ -240,6 +242,58 @@ def _in_greenthread_wait(never: Event[None]) -> None:
         inner.kill()  # it would wait for ever, holding a worker
 
 
+def _echo(x: int) -> int:
+    return x
+
+
+def _pool_imap(n: int) -> float:
+    """``list(GreenPool(32).imap(f, range(n)))``: time per item."""
+    pool = GreenPool(32)
+    list(pool.imap(_echo, range(256)))  # warm workers, as the executor's below
+    start = time.perf_counter()
+    list(pool.imap(_echo, range(n)))
+    return (time.perf_counter() - start) / n
+
+
+def _executor_map(n: int) -> float:
+    """``list(ThreadPoolExecutor(32).map(f, range(n)))``: time per item."""
+    with ThreadPoolExecutor(32) as executor:
+        list(executor.map(_echo, range(256)))
+        start = time.perf_counter()
+        list(executor.map(_echo, range(n)))
+        return (time.perf_counter() - start) / n
+
+
+def _peak_while(run: Callable[[], object]) -> float:
+    """The peak of the memory that tracemalloc sees allocated while ``run()`` runs, in bytes."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run()
+        return float(tracemalloc.get_traced_memory()[1])
+    finally:
+        tracemalloc.stop()
+
+
+def _drop_all(iterator: Iterator[Any]) -> None:
+    for _ in iterator:
+        pass
+
+
+def _pool_imap_peak(n: int) -> float:
+    """Peak memory of iterating ``GreenPool(32).imap`` over ``n`` items, each result dropped at once."""
+    pool = GreenPool(32)
+    list(pool.imap(_echo, range(256)))
+    return _peak_while(lambda: _drop_all(pool.imap(_echo, range(n))))
+
+
+def _executor_map_peak(n: int) -> float:
+    """The same for ``ThreadPoolExecutor(32).map``: it submits every item (a future each) up front."""
+    with ThreadPoolExecutor(32) as executor:
+        list(executor.map(_echo, range(256)))
+        return _peak_while(lambda: _drop_all(executor.map(_echo, range(n))))
+
+
 def _kill_row(where: str, block: Callable[[Event[None]], object], size: int, bar: float) -> Row:
     """An absolute row: the worst time from kill() to dead, of a greenthread blocked in ``where``."""
     name = f"kill() of a greenthread in {where}: worst time to dead"
@@ -318,6 +372,24 @@ ROWS: list[Row] = [
         20_000,
         0.7,
     ),
+    Row(
+        "GreenPool(32).imap over 100k trivial items",
+        _pool_imap,
+        "list(ThreadPoolExecutor(32).map(...))",
+        _executor_map,
+        100_000,
+        1.0,
+    ),
+    Row(
+        "GreenPool(32).imap over 100k trivial items: peak memory",
+        _pool_imap_peak,
+        "ThreadPoolExecutor(32).map: peak memory",
+        _executor_map_peak,
+        100_000,
+        None,
+        unit="KiB",
+        rounds=1,  # steady: a peak of allocations, not a time (and slow under tracemalloc)
+    ),
 ]
 
 
@@ -337,7 +409,7 @@ def _run_rows(rounds: int, scale: float, only: str | None) -> list[dict[str, Any
             continue
         ours: list[float] = []
         rival: list[float] = []
-        for i in range(rounds):
+        for i in range(rounds if row.rounds is None else min(rounds, row.rounds)):
             # Alternate who goes first, so a warm cache or a quiet moment favours neither side.
             first, second = (row.ours, row.rival) if i % 2 == 0 else (row.rival, row.ours)
             a, b = first(size), second(size)
@@ -385,6 +457,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return ""
     if unit == "B":
         return f"{value:.0f} B"
+    if unit == "KiB":
+        return f"{value / 1024:.0f} KiB"
     if unit == "":
         return f"{value:.0f}"
     if unit == "s":

@@ -2,6 +2,7 @@
 
 from threadevent import hub
 from threadevent.event import Event
+from threadevent.greenpool import GreenPile, GreenPool
 from threadevent.greenthread import (
     GreenletExit,
     GreenThread,
@@ -17,6 +18,8 @@ from threadevent.waiting import as_completed, wait_all, wait_any
 
 __all__ = [
     "Event",
+    "GreenPile",
+    "GreenPool",
     "GreenThread",
     "GreenletExit",
     "Timeout",

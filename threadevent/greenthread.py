@@ -377,3 +377,57 @@ def sleep(seconds: float = 0) -> None:
 def kill(greenthread: GreenThread[Any], *throw_args: Any) -> None:
     """``greenthread.kill(*throw_args)``."""
     greenthread.kill(*throw_args)
+
+
+def _run_inline(greenthread: GreenThread[Any]) -> BaseException | None:
+    """Run a greenthread that was never started in the calling thread, now; publish its outcome.
+
+    For ``GreenPool.spawn`` re-entered from one of the pool's own greenthreads while the pool is full:
+    waiting for a slot that only the caller could free would deadlock.  The thread's ``ThreadState`` is
+    left alone (``state.owner`` stays the greenthread the caller runs), so a kill aimed at that one
+    still lands inside the function, at a checkpoint or asynchronously.  Such a kill, and anything else
+    aimed at the caller rather than raised by the function (an expired Timeout, even one raising an
+    ``Exception``; anything that is not an ``Exception``: Ctrl-C), is the greenthread's outcome and is
+    also returned, for the caller to raise.
+    """
+    greenthread._unclaimed.pop()  # nobody else has it yet: it cannot have been claimed
+    func, args, kwargs = greenthread._func, greenthread._args, greenthread._kwargs
+    context = greenthread._context
+    greenthread._func = greenthread._args = greenthread._kwargs = greenthread._context = None
+    assert func is not None and args is not None and kwargs is not None and context is not None
+    state = _checkpoint._local.state
+    outcome: _Outcome | None = None
+    escaping: BaseException | None = None
+    while True:
+        # A kill sent asynchronously may land in this function's own code too (it is a runner): whatever
+        # it interrupts, it escapes to the caller, and the outcome is published exactly once.
+        try:
+            if outcome is None:
+                try:
+                    outcome = (context.run(func, *args, **kwargs), None, None)
+                except BaseException as exc:
+                    outcome = (None, exc, exc.__traceback__) if state is None else _failure(state, exc)
+                    error = outcome[1]
+                    if not isinstance(error, Exception) or (
+                        state is not None
+                        and (error is state.killing or error is state.async_sent or error is state.expired)
+                    ):
+                        escaping = exc
+            if greenthread._outcome is None:
+                result, error, tb = outcome
+                if error is None:
+                    greenthread._send(result)
+                else:
+                    if escaping is not None:
+                        greenthread._retrieved = True  # the caller raises it: nothing to log
+                    elif not isinstance(error, GreenletExit):
+                        greenthread.__class__ = _FailedGreenThread
+                    greenthread._send(None, (type(error), error, tb))
+            return escaping
+        except BaseException as exc:
+            if outcome is None:
+                outcome = (None, exc, exc.__traceback__) if state is None else _failure(state, exc)
+            escaping = exc
+
+
+_checkpoint.RUNNERS.add(_run_inline.__code__)
