@@ -21,6 +21,8 @@ from conftest import PATIENCE, Threads, wait_until
 from threadevent import (
     Event,
     GreenletExit,
+    GreenPile,
+    GreenPool,
     Timeout,
     _checkpoint,
     as_completed,
@@ -150,6 +152,59 @@ def test_every_checkpoint_is_released(checkpoint: Any) -> None:
         assert info.value is timeout
     finally:
         never.send()
+
+
+def _full_pool(release: Event[None]) -> GreenPool:
+    pool = GreenPool(1)
+    pool.spawn(release.wait)
+    return pool
+
+
+@pytest.mark.parametrize(
+    "checkpoint",
+    [
+        pytest.param(lambda never: _full_pool(never).spawn(sum, []), id="GreenPool.spawn-full"),
+        pytest.param(lambda never: _full_pool(never).spawn_n(sum, []), id="GreenPool.spawn_n-full"),
+        pytest.param(lambda never: _full_pool(never).waitall(), id="GreenPool.waitall"),
+        pytest.param(lambda never: list(_pile_of(never)), id="GreenPile-iteration"),
+        pytest.param(lambda never: list(GreenPool(2).imap(lambda e: e.wait(), [never])), id="imap"),
+    ],
+)
+def test_every_pool_checkpoint_is_released(checkpoint: Any) -> None:
+    never = Event[None]()
+    try:
+        with pytest.raises(Timeout) as info:
+            with Timeout(SHORT) as timeout:
+                checkpoint(never)
+        assert info.value is timeout
+    finally:
+        never.send()
+
+
+def _pile_of(release: Event[None]) -> GreenPile[None]:
+    pile = GreenPile[None](2)
+    pile.spawn(release.wait)
+    return pile
+
+
+def test_a_timeout_of_the_caller_escapes_an_inline_spawn_even_as_an_exception() -> None:
+    """A full pool's greenthread spawning into it runs the function inline; the caller's deadline, even
+    one raising an ``Exception``, belongs to the caller, not to the inline greenthread's outcome."""
+
+    class Late(Exception):
+        pass
+
+    pool = GreenPool(1)
+
+    def outer() -> str:
+        try:
+            with Timeout(SHORT, Late):
+                pool.spawn(Event().wait)  # runs inline: the pool is full of us
+        except Late:
+            return "the caller got it"
+        return "swallowed"  # pragma: no cover
+
+    assert pool.spawn(outer).wait() == "the caller got it"
 
 
 # -- where it works ------------------------------------------------------------------------------------
@@ -379,7 +434,8 @@ def test_str_and_repr() -> None:
         assert str(one) == "1 second (silent)"
         assert "pending" in repr(five) and "seconds=5" in repr(five)
     assert "pending" not in repr(five)
-    assert "ValueError" in str(Timeout(2, ValueError))
+    with Timeout(2, ValueError) as custom:  # it starts when made: the block cancels it
+        assert "ValueError" in str(custom)
     assert Timeout().is_timeout
 
 
