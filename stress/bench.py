@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from threadevent import Event, hub, sleep, spawn
+from threadevent import Event, Timeout, hub, sleep, spawn
 from threadevent.greenpool import GreenPool
 
 #: A measurement: given a size, returns the cost of one operation (seconds, or bytes for memory rows).
@@ -242,6 +242,37 @@ def _in_greenthread_wait(never: Event[None]) -> None:
         inner.kill()  # it would wait for ever, holding a worker
 
 
+def _timeout_latency(block: Callable[[], object]) -> Measure:
+    """The worst time from a Timeout's deadline to the release of a wait blocked in ``block``."""
+
+    def measure(n: int) -> float:
+        worst = 0.0
+        seconds = 0.002
+        for _ in range(n):
+            start = time.perf_counter()
+            try:
+                with Timeout(seconds):
+                    block()
+            except Timeout:
+                pass
+            else:
+                raise RuntimeError("the wait ended without its Timeout")
+            worst = max(worst, time.perf_counter() - start - seconds)
+        return worst
+
+    return measure
+
+
+def _timeout_row(where: str, block: Callable[[], object], size: int) -> Row:
+    """An absolute row: DESIGN's "released within 50 ms of the deadline", in the worst case measured."""
+    name = f"Timeout around {where}: worst time past the deadline"
+    return Row(name, _timeout_latency(block), "", None, size, 0.05, unit="s")
+
+
+#: A pool of size 0 is always full: spawning into it blocks until a Timeout ends the wait.
+_FULL_POOL = GreenPool(0)
+
+
 def _echo(x: int) -> int:
     return x
 
@@ -364,6 +395,9 @@ ROWS: list[Row] = [
     _kill_row("GreenThread.wait()", _in_greenthread_wait, 40, 0.05),
     _kill_row("sleep(3600)", lambda _: sleep(3600), 40, 0.05),
     _kill_row("`while True: pass`", _busy, 10, 1.0),
+    _timeout_row("Event.wait()", lambda: Event().wait(), 100),
+    _timeout_row("sleep(3600)", lambda: sleep(3600), 100),
+    _timeout_row("a full GreenPool.spawn()", lambda: _FULL_POOL.spawn(_nothing), 100),
     Row(
         "spawn(f).wait() round trip",
         _spawn_wait,
