@@ -129,6 +129,18 @@ def test_a_timeout_that_fired_raises_at_the_next_checkpoint_of_a_busy_thread() -
     assert info.value is timeout
 
 
+def _full_pool(release: Event[None]) -> GreenPool:
+    pool = GreenPool(1)
+    pool.spawn(release.wait)
+    return pool
+
+
+def _pile_of(release: Event[None]) -> GreenPile[None]:
+    pile = GreenPile[None](2)
+    pile.spawn(release.wait)
+    return pile
+
+
 @pytest.mark.parametrize(
     "checkpoint",
     [
@@ -141,6 +153,11 @@ def test_a_timeout_that_fired_raises_at_the_next_checkpoint_of_a_busy_thread() -
         pytest.param(lambda never: wait_any([never, Event()]), id="wait_any"),
         pytest.param(lambda never: wait_all([never], timeout=PATIENCE * 10), id="wait_all"),
         pytest.param(lambda never: list(as_completed([never, spawn(never.wait)])), id="as_completed"),
+        pytest.param(lambda never: _full_pool(never).spawn(sum, []), id="GreenPool.spawn-full"),
+        pytest.param(lambda never: _full_pool(never).spawn_n(sum, []), id="GreenPool.spawn_n-full"),
+        pytest.param(lambda never: _full_pool(never).waitall(), id="GreenPool.waitall"),
+        pytest.param(lambda never: list(_pile_of(never)), id="GreenPile-iteration"),
+        pytest.param(lambda never: list(GreenPool(2).imap(lambda e: e.wait(), [never])), id="imap"),
     ],
 )
 def test_every_checkpoint_is_released(checkpoint: Any) -> None:
@@ -152,39 +169,6 @@ def test_every_checkpoint_is_released(checkpoint: Any) -> None:
         assert info.value is timeout
     finally:
         never.send()
-
-
-def _full_pool(release: Event[None]) -> GreenPool:
-    pool = GreenPool(1)
-    pool.spawn(release.wait)
-    return pool
-
-
-@pytest.mark.parametrize(
-    "checkpoint",
-    [
-        pytest.param(lambda never: _full_pool(never).spawn(sum, []), id="GreenPool.spawn-full"),
-        pytest.param(lambda never: _full_pool(never).spawn_n(sum, []), id="GreenPool.spawn_n-full"),
-        pytest.param(lambda never: _full_pool(never).waitall(), id="GreenPool.waitall"),
-        pytest.param(lambda never: list(_pile_of(never)), id="GreenPile-iteration"),
-        pytest.param(lambda never: list(GreenPool(2).imap(lambda e: e.wait(), [never])), id="imap"),
-    ],
-)
-def test_every_pool_checkpoint_is_released(checkpoint: Any) -> None:
-    never = Event[None]()
-    try:
-        with pytest.raises(Timeout) as info:
-            with Timeout(SHORT) as timeout:
-                checkpoint(never)
-        assert info.value is timeout
-    finally:
-        never.send()
-
-
-def _pile_of(release: Event[None]) -> GreenPile[None]:
-    pile = GreenPile[None](2)
-    pile.spawn(release.wait)
-    return pile
 
 
 def test_a_timeout_of_the_caller_escapes_an_inline_spawn_even_as_an_exception() -> None:
