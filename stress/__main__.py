@@ -1,7 +1,7 @@
-"""``python -m stress``: for now, the benchmark report (the stress scenarios come with their own issue)."""
+"""``python -m stress``: the stress suite, then the benchmark report (see ``stress/runner.py``)."""
 
 import sys
 
-from stress.bench import main
+from stress.runner import main
 
-sys.exit(main(sys.argv[1:]))
+sys.exit(main())
