@@ -350,6 +350,9 @@ def test_a_raising_task_goes_to_threading_excepthook_and_the_worker_survives(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hub.configure(max_threads=1)
+    # Workers still finishing earlier tests' tasks exit once done (over the limit): wait for that, so
+    # that the one worker left is the one to fail and then to serve again.
+    wait_until(lambda: hub.stats().threads <= 1, what="workers over the limit exit")
     reported: list[Any] = []
     hooked = threading.Event()
 
