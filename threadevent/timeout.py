@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -38,17 +37,6 @@ class _Arming:
     def fire(self) -> None:
         # In the timer thread: it must be quick, and it must not raise.
         _checkpoint.expire(self.state, self.exc, self.rank, self.owner)
-
-
-def _check_seconds(seconds: object) -> float | None:
-    if seconds is None:
-        return None
-    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
-        raise TypeError(f"Timeout seconds must be a number or None, not {type(seconds).__name__}")
-    value = float(seconds)
-    if math.isnan(value):
-        raise ValueError("Timeout seconds must be a number or None, not NaN")
-    return value
 
 
 def _check_exception(exception: object) -> None:
@@ -102,7 +90,8 @@ class Timeout(BaseException):
         seconds: float | None = None,
         exception: BaseException | type[BaseException] | bool | None = None,
     ) -> None:
-        checked = _check_seconds(seconds)
+        # The hub checks delays for every timer: the same TypeError/ValueError, negatives meaning now.
+        checked = None if seconds is None else hub._check_delay(seconds)
         _check_exception(exception)
         super().__init__(seconds, exception)
         self.seconds = seconds
