@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from hypothesis import settings
 
+from threadevent import event as event_module
 from threadevent import hub
 
 # "ci" keeps the property tests short on CI's slow shared machine; "default" digs a little deeper.
@@ -137,3 +140,24 @@ def restore_hub_config() -> Iterator[None]:
     saved = (hub._HUB._max_threads, hub._HUB._idle_timeout)
     yield
     hub.configure(max_threads=saved[0], idle_timeout=saved[1])
+
+
+#: The two ways a wait that must block can go: block at once (several CPUs), or first yield the CPU a
+#: few times, which ``Event`` does when the process has one CPU.  Tests of waiting run under both.
+HANDOFFS = ("block at once", "yield first")
+
+
+@contextmanager
+def handoff(mode: str) -> Iterator[None]:
+    """Make every wait that must block go ``mode`` (one of ``HANDOFFS``), whatever the CPU count."""
+    if mode not in HANDOFFS:
+        raise ValueError(f"unknown hand-off {mode!r}")
+    saved = event_module._handoff, event_module._YIELD_CREDIT
+    # The check time is never reached, so the CPU count is not looked at again during the test, and
+    # the credit of yielding waits never runs out.
+    event_module._handoff = [math.inf, mode == "yield first", math.inf]
+    event_module._YIELD_CREDIT = math.inf  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        event_module._handoff, event_module._YIELD_CREDIT = saved

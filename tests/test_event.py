@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import selectors
 import signal
@@ -26,13 +27,20 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from conftest import PATIENCE, Threads, Worker, run_bounded, wait_until
+from conftest import HANDOFFS, PATIENCE, Threads, Worker, handoff, run_bounded, wait_until
 
 import threadevent
 from threadevent import Event, _checkpoint
 from threadevent import event as event_module
 
 NOT_READY = object()
+
+
+@pytest.fixture(autouse=True, params=HANDOFFS)
+def handoff_mode(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test runs twice: waits that block at once, and waits that yield the CPU first."""
+    with handoff(request.param):
+        yield
 
 
 class SentError(Exception):
@@ -660,6 +668,217 @@ def test_wait_with_timeout_gets_the_value_when_sent_in_time(threads: Threads) ->
     assert [w.result() for w in waiters] == ["value"] * 3
 
 
+@pytest.mark.parametrize("call", ["wait()", "wait(timeout)", "result()"])
+def test_ping_pong_between_two_threads_hands_every_value_over_in_order(threads: Threads, call: str) -> None:
+    # The hand-off both ways, many times: under "yield first", most waits see the send while yielding.
+    rounds = 2000
+    pairs: list[tuple[Event[int], Event[int]]] = [(Event(), Event()) for _ in range(rounds)]
+
+    def take(evt: Event[int]) -> int | None:
+        if call == "wait()":
+            return evt.wait()
+        if call == "result()":
+            return evt.result()
+        return evt.wait(PATIENCE)
+
+    def echo() -> None:
+        for there, back in pairs:
+            value = take(there)
+            assert value is not None
+            back.send(value + 1)
+
+    echoer = threads.start(echo, name="echo")
+    got = []
+    for number, (there, back) in enumerate(pairs):
+        there.send(number * 2)
+        got.append(take(back))
+    echoer.join()
+    assert echoer.error is None
+    assert got == [number * 2 + 1 for number in range(rounds)]
+
+
+def test_a_send_during_the_yields_is_taken_without_blocking(monkeypatch: pytest.MonkeyPatch) -> None:
+    evt: Event[str] = Event()
+    yields = []
+
+    def sched_yield() -> None:
+        yields.append(waiter_count(evt))
+        if len(yields) == 2:
+            evt.send("sent while yielding")
+
+    monkeypatch.setattr(event_module, "_sched_yield", sched_yield)
+    with handoff("yield first"):
+        assert evt.wait() == "sent while yielding"
+    assert yields == [0, 0]  # it yielded twice, registered nowhere, and stopped once sent
+    assert evt._chain is None
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0])
+def test_a_wait_that_must_not_block_does_not_yield_either(
+    monkeypatch: pytest.MonkeyPatch, timeout: float
+) -> None:
+    yields: list[None] = []
+    monkeypatch.setattr(event_module, "_sched_yield", lambda: yields.append(None))
+    evt: Event[str] = Event()
+    with handoff("yield first"):
+        assert evt.wait(timeout) is None
+        with pytest.raises(TimeoutError):
+            evt.result(timeout)
+    assert yields == []
+
+
+@pytest.mark.parametrize(
+    ("per_yield", "blocked_for"), [(0.004, [0.006]), (0.02, [])], ids=["time left", "time used up"]
+)
+def test_the_yields_count_against_the_timeout(
+    monkeypatch: pytest.MonkeyPatch, per_yield: float, blocked_for: list[float]
+) -> None:
+    # A fake clock that each yield moves on; the block records how long it was asked to wait.
+    clock = [500.0]
+
+    def sched_yield() -> None:
+        clock[0] += per_yield
+
+    def fake_block(lock: Any, timeout: float) -> bool:
+        timeouts.append(round(timeout, 9))
+        return False
+
+    timeouts: list[float] = []
+    monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
+    monkeypatch.setattr(event_module, "_sched_yield", sched_yield)
+    patch_block(monkeypatch, fake_block)
+    evt: Event[str] = Event()
+    with handoff("yield first"):
+        assert evt.wait(0.01) is None
+    # One slow yield (then it stops yielding) took 4 ms of the 10, or all of them: no block at all.
+    assert timeouts == blocked_for
+    assert waiter_count(evt) == 0
+
+
+@pytest.mark.parametrize(
+    ("affinity", "expected"),
+    [({3}, True), ({0, 1}, False), (OSError("no affinity here"), False), (None, False)],
+    ids=["one CPU", "two CPUs", "affinity fails", "no affinity API"],
+)
+def test_waits_yield_first_only_when_the_process_has_one_cpu(
+    monkeypatch: pytest.MonkeyPatch, affinity: set[int] | OSError | None, expected: bool
+) -> None:
+    def getaffinity(pid: int) -> set[int]:
+        assert pid == 0
+        if isinstance(affinity, OSError):
+            raise affinity
+        assert affinity is not None
+        return affinity
+
+    monkeypatch.setattr(event_module, "_sched_getaffinity", None if affinity is None else getaffinity)
+    clock = [500.0]
+    monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
+    yields: list[None] = []
+    monkeypatch.setattr(event_module, "_sched_yield", lambda: yields.append(None))
+    monkeypatch.setattr(event_module, "_YIELD_CREDIT", 8)  # the real credit, not the tests' endless one
+    monkeypatch.setattr(event_module, "_handoff", [0.0, not expected, 0])  # due for a look, and wrong
+    evt: Event[str] = Event()
+    assert evt.wait(0.001) is None
+    assert yields == ([None] * 3 if expected else [])
+    # Looked at, and one wait let try (which this wait's fruitless yields used, on one CPU).
+    credit = 0 if expected else 1
+    assert event_module._handoff == [500.0 + event_module._AFFINITY_CHECK_EVERY, expected, credit]
+
+
+@pytest.mark.parametrize("call", ["wait()", "wait(timeout)", "result()"])
+def test_waits_stop_yielding_when_yielding_keeps_finding_nothing(
+    monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    yields: list[None] = []
+    monkeypatch.setattr(event_module, "_sched_getaffinity", lambda pid: {0})
+    clock = [500.0]
+    monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
+    monkeypatch.setattr(event_module, "_sched_yield", lambda: yields.append(None))
+    monkeypatch.setattr(event_module, "_YIELD_CREDIT", 8)  # the real credit, not the tests' endless one
+    monkeypatch.setattr(event_module, "_handoff", [600.0, True, 8])  # one CPU, full credit, next look at 600
+
+    def one_wait() -> int:
+        """A wait that nothing is sent to (a timed one, or one freed by a send from its block)."""
+        before = len(yields)
+        evt: Event[str] = Event()
+        if call == "wait(timeout)":
+            assert evt.wait(0.001) is None
+        else:
+
+            def fake_block(lock: Any, timeout: float) -> bool:
+                evt.send("freed")
+                return True
+
+            patch_block(monkeypatch, fake_block)
+            assert (evt.wait() if call == "wait()" else evt.result()) == "freed"
+        return len(yields) - before
+
+    assert [one_wait() for _ in range(10)] == [3] * 8 + [0, 0]
+    clock[0] = 600.0  # the next look at the affinity lets one wait try again
+    assert [one_wait() for _ in range(2)] == [3, 0]
+    assert event_module._handoff == [601.0, True, 0]
+
+
+def test_a_slow_yield_turns_yielding_off_until_the_next_look(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [500.0]
+    yields: list[float] = []
+
+    def sched_yield() -> None:
+        yields.append(clock[0])
+        clock[0] += 0.005  # a busy thread kept the GIL for a switch interval
+
+    monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
+    monkeypatch.setattr(event_module, "_sched_yield", sched_yield)
+    monkeypatch.setattr(event_module, "_sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(event_module, "_YIELD_CREDIT", 8)  # the real credit, not the tests' endless one
+    monkeypatch.setattr(event_module, "_handoff", [600.0, True, 8])
+    evt: Event[str] = Event()
+    assert evt.wait(0.1) is None
+    assert yields == [500.0]  # one yield, slow: it stopped there
+    assert event_module._handoff[2] == -1
+    evt.wait(0.1)
+    assert len(yields) == 1
+    # The next look lets one wait try again; its yields find the outcome, and the credit is full again.
+    clock[0] = 600.0
+    monkeypatch.setattr(event_module, "_sched_yield", lambda: evt.send("found"))
+    assert evt.wait() == "found"
+    assert event_module._handoff[2] == 8
+
+
+def test_a_wait_whose_yields_find_the_outcome_refills_the_credit(monkeypatch: pytest.MonkeyPatch) -> None:
+    evt: Event[str] = Event()
+    monkeypatch.setattr(event_module, "_sched_yield", lambda: evt.send("found"))
+    monkeypatch.setattr(event_module, "_YIELD_CREDIT", 8)  # the real credit, not the tests' endless one
+    monkeypatch.setattr(event_module, "_handoff", [math.inf, True, 1])
+    assert evt.wait() == "found"
+    assert event_module._handoff[2] == event_module._YIELD_CREDIT
+
+
+def test_the_cpu_count_is_looked_at_again_only_after_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpus = [{0}]
+    looks: list[None] = []
+
+    def getaffinity(pid: int) -> set[int]:
+        looks.append(None)
+        return cpus[0]
+
+    monkeypatch.setattr(event_module, "_sched_getaffinity", getaffinity)
+    clock = [500.0]
+    monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
+    monkeypatch.setattr(event_module, "_sched_yield", lambda: None)
+    monkeypatch.setattr(event_module, "_YIELD_CREDIT", 8)  # the real credit, not the tests' endless one
+    monkeypatch.setattr(event_module, "_handoff", [0.0, False, 0])
+    evt: Event[str] = Event()
+    assert evt.wait(0.001) is None
+    assert (len(looks), event_module._handoff[1]) == (1, True)
+    cpus[0] = {0, 1}  # moved to two CPUs: taken into account at the next look, not before
+    evt.wait(0.001)
+    assert (len(looks), event_module._handoff[1]) == (1, True)
+    clock[0] += event_module._AFFINITY_CHECK_EVERY
+    evt.wait(0.001)
+    assert (len(looks), event_module._handoff[1]) == (2, False)
+
+
 # -- wait() in the main thread: Ctrl-C ---------------------------------------------------------------
 
 # The child blocks its main thread in wait(); a helper thread prints the marker only once the main
@@ -1022,12 +1241,20 @@ class _AsyncExceptionAfterWakeUp:
             sys.settrace(None)
 
 
-def _free_the_chain(chain: Any) -> None:
-    """Release every node's lock of a chain, so that waiters stranded by a failure end (white-box)."""
-    node = getattr(chain, "head", None)
+def _nodes(evt: Event[Any]) -> list[Any]:
+    """The nodes of the waiters blocked on ``evt``, head first (white-box: ``send`` drops the head)."""
+    nodes = []
+    node = None if evt._chain is None else evt._chain.head
     while node is not None:
-        _checkpoint.release(node.lock)
+        nodes.append(node)
         node = node.next
+    return nodes
+
+
+def _free_the_chain(nodes: list[Any]) -> None:
+    """Release every node's lock, so that waiters stranded by a failure end (white-box)."""
+    for node in nodes:
+        _checkpoint.release(node.lock)
 
 
 def test_an_asynchronous_exception_in_a_waiter_woken_by_the_send_does_not_strand_the_others(
@@ -1039,7 +1266,7 @@ def test_an_asynchronous_exception_in_a_waiter_woken_by_the_send_does_not_strand
         victim_worker = threads.start(victim.body, name=f"victim-{n}")
         wait_until(lambda victim=victim: victim.body.parked(), what="victim blocked")  # first in line
         others = start_blocked(threads, evt, 3)
-        chain = evt._chain
+        nodes = _nodes(evt)
         victim.armed = True
         try:
             evt.send(n)
@@ -1052,7 +1279,7 @@ def test_an_asynchronous_exception_in_a_waiter_woken_by_the_send_does_not_strand
                 what=f"the others woken although the victim was hit at the {victim.raised_at}",
             )
         finally:
-            _free_the_chain(chain)
+            _free_the_chain(nodes)
         assert [w.result() for w in others] == [n] * 3
 
 
@@ -1066,7 +1293,7 @@ def test_an_asynchronous_exception_in_a_leaving_waiter_leaves_no_node_behind(thr
         victim_worker = threads.start(victim.body, name=f"victim-{n}")
         wait_until(lambda victim=victim: victim.body.parked(), what="victim blocked")
         others = start_blocked(threads, evt, 3)  # queued behind the victim
-        chain = evt._chain
+        nodes = _nodes(evt)
         victim.armed = True
         assert victim.body.state is not None
         try:
@@ -1079,7 +1306,7 @@ def test_an_asynchronous_exception_in_a_leaving_waiter_leaves_no_node_behind(thr
         finally:
             if not evt.ready():
                 evt.send(-1)
-            _free_the_chain(chain)
+            _free_the_chain(nodes)
             # Hit before it took its interrupt, the victim leaves it pending (raised at its next
             # checkpoint, which a finished thread never reaches).
             drop_pending_interrupt(victim.body.state)

@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from conftest import PATIENCE, wait_until
+import pytest
+from conftest import HANDOFFS, PATIENCE, handoff, wait_until
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -340,10 +341,12 @@ def run_schedule(schedule: list[Any]) -> None:
     assert _checkpoint.PENDING[0] == pending_before, "an interrupt was left pending"
 
 
+@pytest.mark.parametrize("mode", HANDOFFS)
 @settings(deadline=None, max_examples=settings.default.max_examples)
-@given(schedules)
-def test_every_waiter_gets_the_outcome_of_the_send_it_was_blocked_on(schedule: list[Any]) -> None:
-    run_schedule(schedule)
+@given(schedule=schedules)
+def test_every_waiter_gets_the_outcome_of_the_send_it_was_blocked_on(schedule: list[Any], mode: str) -> None:
+    with handoff(mode):
+        run_schedule(schedule)
 
 
 # A schedule shaped to stress the cascade: many waiters watched into place, then bursts of
@@ -369,10 +372,14 @@ burst_schedules = st.builds(
 )
 
 
+@pytest.mark.parametrize("mode", HANDOFFS)
 @settings(deadline=None, max_examples=max(10, settings.default.max_examples // 2))
-@given(burst_schedules)
-def test_bursts_of_send_reset_and_interrupt_never_lose_or_swap_a_wake_up(schedule: list[Any]) -> None:
-    run_schedule(schedule)
+@given(schedule=burst_schedules)
+def test_bursts_of_send_reset_and_interrupt_never_lose_or_swap_a_wake_up(
+    schedule: list[Any], mode: str
+) -> None:
+    with handoff(mode):
+        run_schedule(schedule)
 
 
 @settings(deadline=None, max_examples=max(10, settings.default.max_examples // 2))
