@@ -147,17 +147,31 @@ def restore_hub_config() -> Iterator[None]:
 HANDOFFS = ("block at once", "yield first")
 
 
+#: The library's own yielding policy, as imported (``handoff`` replaces it during a test).
+_YIELD_POLICY = {"_YIELD_CREDIT": event_module._YIELD_CREDIT, "_YIELD_AT_MOST": event_module._YIELD_AT_MOST}
+
+
 @contextmanager
 def handoff(mode: str) -> Iterator[None]:
     """Make every wait that must block go ``mode`` (one of ``HANDOFFS``), whatever the CPU count."""
     if mode not in HANDOFFS:
         raise ValueError(f"unknown hand-off {mode!r}")
-    saved = event_module._handoff, event_module._YIELD_CREDIT
-    # The check time is never reached, so the CPU count is not looked at again during the test, and
-    # the credit of yielding waits never runs out.
+    saved = event_module._handoff, {name: getattr(event_module, name) for name in _YIELD_POLICY}
+    # The mode holds for the whole test: the CPU count is never looked at again, the credit of yielding
+    # waits never runs out, and no yield is slow enough (on a loaded machine) to turn yielding off.
     event_module._handoff = [math.inf, mode == "yield first", math.inf]
-    event_module._YIELD_CREDIT = math.inf  # type: ignore[assignment]
+    for name in _YIELD_POLICY:
+        setattr(event_module, name, math.inf)
     try:
         yield
     finally:
-        event_module._handoff, event_module._YIELD_CREDIT = saved
+        event_module._handoff = saved[0]
+        for name, value in saved[1].items():
+            setattr(event_module, name, value)
+
+
+@pytest.fixture
+def real_yield_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The library's own credit and slow-yield limit, for tests of that policy under ``handoff``."""
+    for name, value in _YIELD_POLICY.items():
+        monkeypatch.setattr(event_module, name, value)

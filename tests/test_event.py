@@ -727,8 +727,27 @@ def test_a_wait_that_must_not_block_does_not_yield_either(
     assert yields == []
 
 
+def test_the_forced_yield_first_mode_holds_through_slow_yields(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The tests' "yield first" mode must not turn itself off on a loaded machine, where a yield can be
+    # slow: the tests run under it would then quietly test blocking at once instead.
+    clock = [500.0]
+    yields: list[float] = []
+
+    def sched_yield() -> None:
+        yields.append(clock[0])
+        clock[0] += 0.005  # as slow as a yield to a busy thread
+
+    monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
+    monkeypatch.setattr(event_module, "_sched_yield", sched_yield)
+    evt: Event[str] = Event()
+    with handoff("yield first"):
+        for _ in range(20):
+            evt.wait(0.001)
+    assert len(yields) == 20 * 3
+
+
 @pytest.mark.parametrize(
-    ("per_yield", "blocked_for"), [(0.004, [0.006]), (0.02, [])], ids=["time left", "time used up"]
+    ("per_yield", "blocked_for"), [(0.002, [0.004]), (0.004, [])], ids=["time left", "time used up"]
 )
 def test_the_yields_count_against_the_timeout(
     monkeypatch: pytest.MonkeyPatch, per_yield: float, blocked_for: list[float]
@@ -750,7 +769,7 @@ def test_the_yields_count_against_the_timeout(
     evt: Event[str] = Event()
     with handoff("yield first"):
         assert evt.wait(0.01) is None
-    # One slow yield (then it stops yielding) took 4 ms of the 10, or all of them: no block at all.
+    # The 3 yields took 6 ms of the 10, or all of them: no block at all.
     assert timeouts == blocked_for
     assert waiter_count(evt) == 0
 
@@ -761,7 +780,10 @@ def test_the_yields_count_against_the_timeout(
     ids=["one CPU", "two CPUs", "affinity fails", "no affinity API"],
 )
 def test_waits_yield_first_only_when_the_process_has_one_cpu(
-    monkeypatch: pytest.MonkeyPatch, affinity: set[int] | OSError | None, expected: bool
+    monkeypatch: pytest.MonkeyPatch,
+    affinity: set[int] | OSError | None,
+    expected: bool,
+    real_yield_policy: None,
 ) -> None:
     def getaffinity(pid: int) -> set[int]:
         assert pid == 0
@@ -775,7 +797,6 @@ def test_waits_yield_first_only_when_the_process_has_one_cpu(
     monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
     yields: list[None] = []
     monkeypatch.setattr(event_module, "_sched_yield", lambda: yields.append(None))
-    monkeypatch.setattr(event_module, "_YIELD_CREDIT", 8)  # the real credit, not the tests' endless one
     monkeypatch.setattr(event_module, "_handoff", [0.0, not expected, 0])  # due for a look, and wrong
     evt: Event[str] = Event()
     assert evt.wait(0.001) is None
@@ -787,14 +808,13 @@ def test_waits_yield_first_only_when_the_process_has_one_cpu(
 
 @pytest.mark.parametrize("call", ["wait()", "wait(timeout)", "result()"])
 def test_waits_stop_yielding_when_yielding_keeps_finding_nothing(
-    monkeypatch: pytest.MonkeyPatch, call: str
+    monkeypatch: pytest.MonkeyPatch, call: str, real_yield_policy: None
 ) -> None:
     yields: list[None] = []
     monkeypatch.setattr(event_module, "_sched_getaffinity", lambda pid: {0})
     clock = [500.0]
     monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
     monkeypatch.setattr(event_module, "_sched_yield", lambda: yields.append(None))
-    monkeypatch.setattr(event_module, "_YIELD_CREDIT", 8)  # the real credit, not the tests' endless one
     monkeypatch.setattr(event_module, "_handoff", [600.0, True, 8])  # one CPU, full credit, next look at 600
 
     def one_wait() -> int:
@@ -819,7 +839,9 @@ def test_waits_stop_yielding_when_yielding_keeps_finding_nothing(
     assert event_module._handoff == [601.0, True, 0]
 
 
-def test_a_slow_yield_turns_yielding_off_until_the_next_look(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_slow_yield_turns_yielding_off_until_the_next_look(
+    monkeypatch: pytest.MonkeyPatch, real_yield_policy: None
+) -> None:
     clock = [500.0]
     yields: list[float] = []
 
@@ -830,7 +852,6 @@ def test_a_slow_yield_turns_yielding_off_until_the_next_look(monkeypatch: pytest
     monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
     monkeypatch.setattr(event_module, "_sched_yield", sched_yield)
     monkeypatch.setattr(event_module, "_sched_getaffinity", lambda pid: {0})
-    monkeypatch.setattr(event_module, "_YIELD_CREDIT", 8)  # the real credit, not the tests' endless one
     monkeypatch.setattr(event_module, "_handoff", [600.0, True, 8])
     evt: Event[str] = Event()
     assert evt.wait(0.1) is None
@@ -845,16 +866,19 @@ def test_a_slow_yield_turns_yielding_off_until_the_next_look(monkeypatch: pytest
     assert event_module._handoff[2] == 8
 
 
-def test_a_wait_whose_yields_find_the_outcome_refills_the_credit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wait_whose_yields_find_the_outcome_refills_the_credit(
+    monkeypatch: pytest.MonkeyPatch, real_yield_policy: None
+) -> None:
     evt: Event[str] = Event()
     monkeypatch.setattr(event_module, "_sched_yield", lambda: evt.send("found"))
-    monkeypatch.setattr(event_module, "_YIELD_CREDIT", 8)  # the real credit, not the tests' endless one
     monkeypatch.setattr(event_module, "_handoff", [math.inf, True, 1])
     assert evt.wait() == "found"
     assert event_module._handoff[2] == event_module._YIELD_CREDIT
 
 
-def test_the_cpu_count_is_looked_at_again_only_after_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cpu_count_is_looked_at_again_only_after_a_while(
+    monkeypatch: pytest.MonkeyPatch, real_yield_policy: None
+) -> None:
     cpus = [{0}]
     looks: list[None] = []
 
@@ -866,7 +890,6 @@ def test_the_cpu_count_is_looked_at_again_only_after_a_while(monkeypatch: pytest
     clock = [500.0]
     monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
     monkeypatch.setattr(event_module, "_sched_yield", lambda: None)
-    monkeypatch.setattr(event_module, "_YIELD_CREDIT", 8)  # the real credit, not the tests' endless one
     monkeypatch.setattr(event_module, "_handoff", [0.0, False, 0])
     evt: Event[str] = Event()
     assert evt.wait(0.001) is None
