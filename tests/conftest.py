@@ -6,15 +6,16 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from hypothesis import settings
 
+from threadevent import Event, GreenThread, hub, spawn
 from threadevent import event as event_module
-from threadevent import hub
 
 # "ci" keeps the property tests short on CI's slow shared machine; "default" digs a little deeper.
 settings.register_profile("default", max_examples=300, deadline=None)
@@ -175,3 +176,67 @@ def real_yield_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     """The library's own credit and slow-yield limit, for tests of that policy under ``handoff``."""
     for name, value in _YIELD_POLICY.items():
         monkeypatch.setattr(event_module, name, value)
+
+
+#: The kinds of item that ``wait_any``, ``result()``, ``await`` and the like take, for ``Items.make``.
+ITEM_KINDS = ("event", "greenthread", "future")
+
+
+class Items:
+    """Makes items of each kind and completes them; ``close()`` completes whatever is left.
+
+    A greenthread item runs ``gate.wait()`` on a gate of its own: completing it sends the gate, and the
+    greenthread finishes a moment later, on its worker thread.
+    """
+
+    def __init__(self) -> None:
+        self.gates: dict[int, Event[Any]] = {}
+        self.made: list[Any] = []
+
+    def make(self, kind: str) -> Any:
+        item: Any
+        if kind == "event":
+            item = Event()
+        elif kind == "future":
+            item = Future()
+        else:
+            gate: Event[Any] = Event()
+            item = spawn(gate.wait)
+            self.gates[id(item)] = gate
+        self.made.append(item)
+        return item
+
+    def mix(self, kinds: Sequence[str] = ITEM_KINDS) -> list[Any]:
+        return [self.make(kind) for kind in kinds]
+
+    def complete(self, item: Any, value: Any = "value", error: BaseException | None = None) -> None:
+        """Complete ``item`` (a greenthread: release it; it finishes on its worker a moment later)."""
+        if isinstance(item, Future):
+            if error is None:
+                item.set_result(value)
+            else:
+                item.set_exception(error)
+            return
+        target = self.gates[id(item)] if isinstance(item, GreenThread) else item
+        if error is None:
+            target.send(value)
+        else:
+            target.send_exception(error)
+
+    def finish(self, item: Any, value: Any = "value", error: BaseException | None = None) -> None:
+        """Complete ``item`` and return once it is done, greenthreads included."""
+        self.complete(item, value, error)
+        wait_until(item.done, what=f"{item!r} to finish")
+
+    def close(self) -> None:
+        for item in self.made:
+            if isinstance(item, Future):
+                if not item.done():
+                    item.set_result(None)
+            else:
+                target = self.gates.get(id(item), item)
+                if not target.ready():
+                    target.send(None)
+        for item in self.made:
+            if isinstance(item, GreenThread):
+                item.exception(PATIENCE)  # also marks a failure as retrieved: no log at collection

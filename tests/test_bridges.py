@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from typing import Any
 
 import pytest
-from conftest import PATIENCE, Threads, Worker, run_bounded, wait_until
+from conftest import PATIENCE, Items, Threads, Worker, run_bounded, wait_until
 
 from threadevent import Event, GreenThread, spawn
 from threadevent.event import _OutcomeHook, _Waitable
@@ -31,61 +31,9 @@ class Failure(Exception):
     """What an item is completed with when it fails."""
 
 
-class Maker:
-    """Items of each kind, and a way to complete them from any thread; ``close()`` completes the rest."""
-
-    def __init__(self) -> None:
-        self.gates: dict[int, Event[Any]] = {}
-        self.made: list[Any] = []
-
-    def make(self, kind: str) -> Any:
-        item: Any
-        if kind == "future":
-            item = Future()
-        elif kind == "event":
-            item = Event()
-        else:
-            gate: Event[Any] = Event()
-            item = spawn(_pass_through, gate)
-            self.gates[id(item)] = gate
-        self.made.append(item)
-        return item
-
-    def complete(self, item: Any, value: Any = None, error: BaseException | None = None) -> None:
-        if isinstance(item, Future):
-            if error is None:
-                item.set_result(value)
-            else:
-                item.set_exception(error)
-            return
-        target = self.gates[id(item)] if isinstance(item, GreenThread) else item
-        if error is None:
-            target.send(value)
-        else:
-            target.send_exception(error)
-
-    def close(self) -> None:
-        for item in self.made:
-            if isinstance(item, Future):
-                if not item.done():
-                    item.set_result(None)
-                continue
-            target = self.gates.get(id(item), item)
-            if not target.ready():
-                target.send(None)
-        for item in self.made:
-            if isinstance(item, GreenThread):
-                item.exception(PATIENCE)  # retrieved: a failure is not logged at collection
-
-
-def _pass_through(gate: Event[Any]) -> Any:
-    """A greenthread's function: return what its gate is sent, or raise what it is sent."""
-    return gate.wait()
-
-
 @pytest.fixture
-def maker() -> Iterator[Maker]:
-    made = Maker()
+def maker() -> Iterator[Items]:
+    made = Items()
     yield made
     made.close()
 
@@ -167,7 +115,7 @@ def collect_outcomes(futures: list[Any]) -> tuple[dict[int, Any], threading.Even
     return outcomes, all_in
 
 
-def test_code_written_for_futures_takes_events_and_greenthreads(maker: Maker, threads: Threads) -> None:
+def test_code_written_for_futures_takes_events_and_greenthreads(maker: Items, threads: Threads) -> None:
     items = [maker.make(kind) for kind in KINDS * 2]
     maker.complete(items[0], "done before")  # a callback added afterwards runs at once
     outcomes, all_in = collect_outcomes(items)
@@ -187,7 +135,7 @@ def test_code_written_for_futures_takes_events_and_greenthreads(maker: Maker, th
 
 
 @pytest.mark.parametrize("kind", ["event", "greenthread"])
-def test_result_and_exception_time_out_with_the_builtin_timeout_error(maker: Maker, kind: str) -> None:
+def test_result_and_exception_time_out_with_the_builtin_timeout_error(maker: Items, kind: str) -> None:
     item = maker.make(kind)
     with pytest.raises(TimeoutError):
         run_bounded(lambda: item.result(timeout=0.01))
@@ -198,7 +146,7 @@ def test_result_and_exception_time_out_with_the_builtin_timeout_error(maker: Mak
 
 
 @pytest.mark.parametrize("kind", ["event", "greenthread"])
-def test_timeouts_are_also_the_futures_timeout_error(maker: Maker, kind: str) -> None:
+def test_timeouts_are_also_the_futures_timeout_error(maker: Items, kind: str) -> None:
     """Code written for Futures catches ``concurrent.futures.TimeoutError``: a class of its own on 3.10."""
     import concurrent.futures
 
@@ -212,7 +160,7 @@ def test_timeouts_are_also_the_futures_timeout_error(maker: Maker, kind: str) ->
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_result_waits_across_threads_like_a_future(maker: Maker, threads: Threads, kind: str) -> None:
+def test_result_waits_across_threads_like_a_future(maker: Items, threads: Threads, kind: str) -> None:
     item = maker.make(kind)
     waiters = [threads.start(item.result, PATIENCE * 100) for _ in range(3)]
     error_waiters = [threads.start(item.exception, PATIENCE * 100) for _ in range(2)]
@@ -241,7 +189,7 @@ def test_a_greenthreads_exception_keeps_its_own_frames_through_result_and_except
 @pytest.mark.parametrize("kind", ["event", "greenthread"])
 @pytest.mark.parametrize("fails", [False, True])
 def test_await_from_a_loop_in_another_thread_than_the_sender(
-    maker: Maker, loop_thread: LoopThread, threads: Threads, kind: str, fails: bool
+    maker: Items, loop_thread: LoopThread, threads: Threads, kind: str, fails: bool
 ) -> None:
     item = maker.make(kind)
     error = Failure("sent")
@@ -260,7 +208,7 @@ def test_await_from_a_loop_in_another_thread_than_the_sender(
 
 
 def test_many_tasks_await_items_sent_from_several_threads_and_some_are_cancelled(
-    maker: Maker, loop_thread: LoopThread, threads: Threads
+    maker: Items, loop_thread: LoopThread, threads: Threads
 ) -> None:
     kept = [maker.make("event") for _ in range(8)] + [maker.make("greenthread") for _ in range(3)]
     dropped = [maker.make("event") for _ in range(3)] + [maker.make("greenthread") for _ in range(2)]
@@ -307,7 +255,7 @@ def test_many_tasks_await_items_sent_from_several_threads_and_some_are_cancelled
 
 @pytest.mark.parametrize("kind", ["event", "greenthread"])
 def test_cancelling_the_task_removes_the_hook_and_leaves_the_item_untouched(
-    maker: Maker, loop_thread: LoopThread, kind: str
+    maker: Items, loop_thread: LoopThread, kind: str
 ) -> None:
     item = maker.make(kind)
 
@@ -340,7 +288,7 @@ def test_cancelling_the_task_removes_the_hook_and_leaves_the_item_untouched(
 
 
 def test_cancellation_racing_the_send_gives_one_or_the_other(
-    maker: Maker, loop_thread: LoopThread, caplog: pytest.LogCaptureFixture
+    maker: Items, loop_thread: LoopThread, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def waiter(evt: Event[int]) -> int:
         return await evt
@@ -386,7 +334,7 @@ def test_wait_for_timing_out_removes_the_hook_and_leaves_the_event_unsent(
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
-def test_gather_mixes_events_greenthreads_and_wrapped_futures(maker: Maker, threads: Threads) -> None:
+def test_gather_mixes_events_greenthreads_and_wrapped_futures(maker: Items, threads: Threads) -> None:
     fut, evt, gt = (maker.make(kind) for kind in KINDS)
     failing = maker.make("greenthread")
     error = Failure("gathered")
@@ -411,7 +359,7 @@ def test_gather_mixes_events_greenthreads_and_wrapped_futures(maker: Maker, thre
     assert nothing_hooked(evt) and nothing_hooked(gt)
 
 
-def _complete_all(maker: Maker, work: list[tuple[Any, Any, BaseException | None]]) -> None:
+def _complete_all(maker: Items, work: list[tuple[Any, Any, BaseException | None]]) -> None:
     for item, value, error in work:
         maker.complete(item, value, error)
 
@@ -443,7 +391,7 @@ def test_a_send_from_the_loops_own_thread_wakes_the_await() -> None:
     assert nothing_hooked(evt)
 
 
-def test_asyncio_run_cancels_a_task_left_awaiting_and_the_hook_goes(maker: Maker) -> None:
+def test_asyncio_run_cancels_a_task_left_awaiting_and_the_hook_goes(maker: Items) -> None:
     item = maker.make("greenthread")
 
     async def waiter() -> Any:

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from conftest import PATIENCE, Threads, Worker, run_bounded, wait_until
+from conftest import ITEM_KINDS, PATIENCE, Items, Threads, Worker, run_bounded, wait_until
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -40,7 +40,7 @@ from threadevent import waiting as waiting_module
 from threadevent.event import _OutcomeHook, _Waitable
 from threadevent.waiting import as_completed, wait_all, wait_any
 
-KINDS = ("event", "greenthread", "future")
+KINDS = ITEM_KINDS
 
 
 class Failure(Exception):
@@ -52,66 +52,6 @@ class InterruptError(Exception):
 
 
 # -- helpers -----------------------------------------------------------------------------------------
-
-
-class Items:
-    """Makes items of each kind and completes them; ``close()`` completes whatever is left.
-
-    A greenthread item runs ``gate.wait()`` on a gate of its own: completing it sends the gate, and the
-    greenthread finishes a moment later, on its worker thread.
-    """
-
-    def __init__(self) -> None:
-        self.gates: dict[int, Event[Any]] = {}
-        self.made: list[Any] = []
-
-    def make(self, kind: str) -> Any:
-        item: Any
-        if kind == "event":
-            item = Event()
-        elif kind == "future":
-            item = Future()
-        else:
-            gate: Event[Any] = Event()
-            item = spawn(gate.wait)
-            self.gates[id(item)] = gate
-        self.made.append(item)
-        return item
-
-    def mix(self, kinds: Sequence[str] = KINDS) -> list[Any]:
-        return [self.make(kind) for kind in kinds]
-
-    def complete(self, item: Any, value: Any = "value", error: BaseException | None = None) -> None:
-        """Complete ``item`` (a greenthread: release it; it finishes on its worker a moment later)."""
-        if isinstance(item, Future):
-            if error is None:
-                item.set_result(value)
-            else:
-                item.set_exception(error)
-            return
-        target = self.gates[id(item)] if isinstance(item, GreenThread) else item
-        if error is None:
-            target.send(value)
-        else:
-            target.send_exception(error)
-
-    def finish(self, item: Any, value: Any = "value", error: BaseException | None = None) -> None:
-        """Complete ``item`` and return once it is done, greenthreads included."""
-        self.complete(item, value, error)
-        wait_until(item.done, what=f"{item!r} to finish")
-
-    def close(self) -> None:
-        for item in self.made:
-            if isinstance(item, Future):
-                if not item.done():
-                    item.set_result(None)
-            else:
-                target = self.gates.get(id(item), item)
-                if not target.ready():
-                    target.send(None)
-        for item in self.made:
-            if isinstance(item, GreenThread):
-                item.exception(PATIENCE)  # also marks a failure as retrieved: no log at collection
 
 
 @contextmanager
