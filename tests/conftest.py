@@ -240,3 +240,15 @@ class Items:
         for item in self.made:
             if isinstance(item, GreenThread):
                 item.exception(PATIENCE)  # also marks a failure as retrieved: no log at collection
+
+
+def settled() -> hub.HubStats:
+    """The hub's stats once every task has finished and every worker is parked (or gone)."""
+    wait_until(lambda: (s := hub.stats()).running == 0 and s.queued == 0, what="the hub to settle")
+    return hub.stats()
+
+
+def parked(gt: GreenThread[Any]) -> bool:
+    """Whether ``gt``'s function is blocked inside a checkpoint right now (private state)."""
+    state = gt._state
+    return state is not None and state.parked is not None

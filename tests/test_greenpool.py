@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import PATIENCE, Threads, run_bounded, wait_until
+from conftest import PATIENCE, Threads, parked, run_bounded, settled, wait_until
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -88,13 +88,7 @@ def tracker() -> Iterator[Tracker]:
     made = Tracker()
     yield made
     made.cleanup()
-    wait_until(lambda: (s := hub.stats()).running == 0 and s.queued == 0, what="the hub to settle")
-
-
-def parked(gt: GreenThread[Any]) -> bool:
-    """Whether ``gt``'s function is blocked inside a checkpoint right now (private state)."""
-    state = gt._state
-    return state is not None and state.parked is not None
+    settled()
 
 
 def blocked_on(pool: GreenPool, gate: Event[Any], count: int) -> list[GreenThread[Any]]:

@@ -32,7 +32,7 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from conftest import PATIENCE, Threads, run_bounded, wait_until
+from conftest import PATIENCE, Threads, parked, run_bounded, settled, wait_until
 
 import threadevent
 from threadevent import Event, GreenletExit, GreenThread, _checkpoint, getcurrent, hub, sleep
@@ -102,13 +102,7 @@ def gts() -> Iterator[Greenthreads]:
     yield made
     made.cleanup()
     # Nothing a test started may still run: every greenthread finished, every spawn_n returned.
-    wait_until(lambda: (s := hub.stats()).running == 0 and s.queued == 0, what="the hub to settle")
-
-
-def parked(gt: GreenThread[Any]) -> bool:
-    """Whether ``gt``'s function is blocked inside a checkpoint right now (private state)."""
-    state = gt._state
-    return state is not None and state.parked is not None
+    settled()
 
 
 def wait_parked(gt: GreenThread[Any]) -> None:
@@ -119,11 +113,6 @@ def waiters(gt: GreenThread[Any]) -> int:
     """How many wait() calls are blocked on ``gt`` (private state)."""
     chain = gt._chain
     return 0 if chain is None else chain.count
-
-
-def settled() -> hub.HubStats:
-    wait_until(lambda: (s := hub.stats()).running == 0 and s.queued == 0, what="the hub to settle")
-    return hub.stats()
 
 
 def single_worker() -> hub.HubStats:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import PATIENCE, Threads, wait_until
+from conftest import PATIENCE, Threads, settled, wait_until
 
 from threadevent import _checkpoint, hub
 from threadevent.hub import HubStats, TimerHandle
@@ -93,12 +93,6 @@ class Recorder:
             if not self.changed.wait_for(lambda: len(self.ran) >= n, PATIENCE):
                 pytest.fail(f"only {len(self.ran)} of {n} tasks ran")
             return list(self.ran)
-
-
-def settled() -> HubStats:
-    """The stats once every task has finished and every worker is parked (or gone)."""
-    wait_until(lambda: (s := hub.stats()).running == 0 and s.queued == 0, what="the hub to settle")
-    return hub.stats()
 
 
 def retire_all() -> None:

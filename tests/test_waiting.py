@@ -31,11 +31,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from conftest import ITEM_KINDS, PATIENCE, Items, Threads, Worker, run_bounded, wait_until
+from conftest import ITEM_KINDS, PATIENCE, Items, Threads, Worker, parked, run_bounded, wait_until
 from hypothesis import given
 from hypothesis import strategies as st
 
-from threadevent import Event, GreenletExit, GreenThread, _checkpoint, spawn, spawn_after
+from threadevent import Event, GreenletExit, _checkpoint, spawn, spawn_after
 from threadevent import waiting as waiting_module
 from threadevent.event import _OutcomeHook, _Waitable
 from threadevent.waiting import as_completed, wait_all, wait_any
@@ -112,11 +112,6 @@ class Interruptible:
 
     def parked(self) -> bool:
         return self.state is not None and self.state.parked is not None
-
-
-def parked(gt: GreenThread[Any]) -> bool:
-    state = gt._state
-    return state is not None and state.parked is not None
 
 
 def drain(watched: Any, timeout: float | None = None) -> tuple[list[Any], bool]:
