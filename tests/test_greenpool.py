@@ -604,21 +604,29 @@ def test_kill_of_a_greenthread_blocked_in_waitall(tracker: Tracker, threads: Thr
     assert other.result() is None
 
 
-@pytest.mark.parametrize("queued_behind", [False, True], ids=["alone", "with a spawner behind"])
-def test_a_spawner_killed_as_its_slot_comes_passes_the_slot_on(
-    tracker: Tracker, threads: Threads, queued_behind: bool
-) -> None:
-    # The slot and the kill arrive at the same moment, from two threads: whichever wins, the slot is
-    # used or handed on exactly once.
+def _spawners_queued(tracker: Tracker, queued_behind: bool) -> tuple[Any, ...]:
+    """A pool of 1 whose slot a greenthread holds until ``gate`` is sent, and greenthreads blocked in
+    ``pool.spawn(ran.append, name)``: ``first``, and with ``queued_behind`` a ``second`` (else None)."""
     pool = tracker.pool(1)
     gate = tracker.gate()
     (holder,) = blocked_on(pool, gate, 1)
     ran: list[str] = []
     first = tracker.spawn(pool.spawn, ran.append, "first")
     wait_until(lambda: pool.waiting() == 1 and parked(first))
+    second = None
     if queued_behind:
         second = tracker.spawn(pool.spawn, ran.append, "second")
         wait_until(lambda: pool.waiting() == 2 and parked(second))
+    return pool, gate, holder, ran, first, second
+
+
+@pytest.mark.parametrize("queued_behind", [False, True], ids=["alone", "with a spawner behind"])
+def test_a_spawner_killed_as_its_slot_comes_passes_the_slot_on(
+    tracker: Tracker, threads: Threads, queued_behind: bool
+) -> None:
+    # The slot and the kill arrive at the same moment, from two threads: whichever wins, the slot is
+    # used or handed on exactly once.
+    pool, gate, holder, ran, first, _second = _spawners_queued(tracker, queued_behind)
     go = threading.Barrier(2)
     freeing = threads.start(lambda: (go.wait(), gate.send(None)))
     killing = threads.start(lambda: (go.wait(), first.kill()))
@@ -643,15 +651,7 @@ def test_a_spawner_granted_a_slot_as_it_is_interrupted_hands_the_slot_on(
     # The same race as above, made certain: the kill wakes the spawner, and the slot is granted to it
     # before it can take the pool's lock to withdraw.  Private: the test holds the pool's lock, and
     # gives the holder's slot back as the holder's done-callback would.
-    pool = tracker.pool(1)
-    gate = tracker.gate()
-    (holder,) = blocked_on(pool, gate, 1)
-    ran: list[str] = []
-    first = tracker.spawn(pool.spawn, ran.append, "first")
-    wait_until(lambda: pool.waiting() == 1 and parked(first))
-    if queued_behind:
-        second = tracker.spawn(pool.spawn, ran.append, "second")
-        wait_until(lambda: pool.waiting() == 2 and parked(second))
+    pool, gate, holder, ran, first, second = _spawners_queued(tracker, queued_behind)
     with pool._lock:
         killing = threads.start(first.kill)
         wait_until(lambda: not parked(first), what="the kill to wake the spawner")
