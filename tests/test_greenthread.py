@@ -15,6 +15,7 @@ to block" (``gt._state.parked``, ``gt._chain``), or restore the hub's configurat
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import gc
 import logging
@@ -35,7 +36,7 @@ import pytest
 from conftest import PATIENCE, Threads, parked, run_bounded, settled, wait_until
 
 import threadevent
-from threadevent import Event, GreenletExit, GreenThread, _checkpoint, getcurrent, hub, sleep
+from threadevent import Event, GreenletExit, GreenThread, Timeout, _checkpoint, getcurrent, hub, sleep
 from threadevent import greenthread as greenthread_module
 from threadevent.greenthread import kill, spawn, spawn_after, spawn_n
 
@@ -1188,6 +1189,89 @@ def test_kill_a_busy_greenthread_with_an_exception_that_needs_arguments(gts: Gre
     run_bounded(lambda: gt.kill(sent))
     assert isinstance(seen[0], NeedsAnArgument)
     assert gt.exception() is sent
+
+
+@pytest.mark.parametrize("checkpoint", ["blocking", "non-blocking"])
+def test_a_kill_lost_in_a_finalizer_is_raised_at_the_next_checkpoint(
+    gts: Greenthreads, monkeypatch: pytest.MonkeyPatch, checkpoint: str
+) -> None:
+    # CPython raises an asynchronous exception at whatever bytecode the thread runs next: that may be
+    # a __del__ or a gc callback, whose exceptions the interpreter reports to sys.unraisablehook and
+    # drops.  The function goes on; kill() waits for it to end, so its next checkpoint must raise.
+    finalized: list[None] = []
+    lost: list[type[BaseException] | None] = []
+
+    class Finalized(int):
+        def __del__(self) -> None:
+            finalized.append(None)
+
+    monkeypatch.setattr(sys, "unraisablehook", lambda report: lost.append(report.exc_type))
+    gate = gts.gate()
+    went_on: list[bool] = []
+
+    def body() -> None:
+        # Until the kill is lost, the only bytecode this runs is Finalized.__del__, called from C.
+        collections.deque(map(Finalized, iter(lost.__len__, 1)), maxlen=0)
+        went_on.append(True)
+        if checkpoint == "blocking":
+            gate.wait()
+        while True:
+            sleep(0)
+
+    gt = gts.spawn(body)
+    wait_until(lambda: finalized, what="the finalizer loop to start")
+    run_bounded(gt.kill)
+    assert lost == [GreenletExit] and went_on == [True]
+    assert isinstance(gt.exception(), GreenletExit)
+
+
+def test_a_kill_caught_outside_a_checkpoint_is_raised_again_at_the_next_one(gts: Greenthreads) -> None:
+    # Caught and left behind, it cannot be told from one the interpreter dropped: kill() waits for the
+    # function to end, so the next checkpoint raises it again, the kill's own instance this time.
+    started = threading.Event()
+    caught: list[BaseException] = []
+
+    def body() -> None:
+        started.set()
+        try:
+            busy_loop()
+        except KillError as exc:
+            caught.append(exc)
+        Event().wait()
+
+    gt = gts.spawn(body)
+    assert started.wait(PATIENCE)
+    sent = KillError("again")
+    run_bounded(lambda: gt.kill(sent))
+    assert len(caught) == 1 and type(caught[0]) is KillError
+    assert gt.exception() is sent
+
+
+def test_a_timeout_armed_in_the_cleanup_of_a_killed_busy_greenthread_fires(gts: Greenthreads) -> None:
+    # The kill, raised asynchronously, is settled only at the next checkpoint; meanwhile a deadline of
+    # the cleanup may pass, and must still fire there.
+    started = threading.Event()
+    timed_out: list[bool] = []
+
+    def body() -> None:
+        started.set()
+        try:
+            busy_loop()
+        finally:
+            deadline = Timeout(0.001)
+            try:
+                with deadline:
+                    while deadline.pending:
+                        pass  # past the deadline before the checkpoint
+                    Event().wait()
+            except Timeout as exc:
+                timed_out.append(exc is deadline)
+
+    gt = gts.spawn(body)
+    assert started.wait(PATIENCE)
+    run_bounded(gt.kill)
+    assert timed_out == [True]
+    assert isinstance(gt.exception(), GreenletExit)
 
 
 KILL_WHILE_STARTING_WORKERS = """

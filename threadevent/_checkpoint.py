@@ -57,6 +57,7 @@ class ThreadState:
         "owner",
         "parked",
         "pending",
+        "unsettled",
     )
 
     def __init__(self) -> None:
@@ -76,6 +77,8 @@ class ThreadState:
         self.async_sent: BaseException | None = None
         #: The class it was raised as (CPython raises a class, not an instance).
         self.async_kind: type[BaseException] | None = None
+        #: That exception, until a checkpoint has settled whether it reached the function (``_settle``).
+        self.unsettled: BaseException | None = None
         #: The exception of the Timeout that expired last here, and that Timeout's rank (see ``expire``).
         self.expired: BaseException | None = None
         self.expired_rank = 0
@@ -162,7 +165,8 @@ def kill(state: ThreadState, exc: BaseException, owner: object) -> bool:
     Blocked in a checkpoint: raised there, at once.  Busy elsewhere: raised asynchronously, at its next
     bytecode (CPython's ``PyThreadState_SetAsyncExc``; best effort, since a blocking C call is not
     interrupted), except while the thread executes threadevent's own code, whose bookkeeping must not
-    be cut in half: then it stays pending for the next checkpoint.  Returns whether the exception is
+    be cut in half: then it stays pending for the next checkpoint.  One raised asynchronously is
+    settled at the next checkpoint (``_settle``).  Returns whether it is
     still undelivered, and so worth another try: also when ``owner`` is not running in the thread (not
     yet, or no longer: the caller stops trying once it has ended).
     """
@@ -180,11 +184,17 @@ def kill(state: ThreadState, exc: BaseException, owner: object) -> bool:
             return False
         if _in_threadevent(state.ident):
             return True
-        # Raised asynchronously: that is the delivery, so it must not also raise at a checkpoint.
+        # Raised asynchronously: no longer pending, so that a deadline may still fire in the cleanup.
+        # But the interpreter may raise it in a __del__ or a gc callback and drop it there: the next
+        # checkpoint settles it (see ``_settle``).
         state.take()
         state.async_kind = _async_type(exc)
         _set_async_exc(state.ident, state.async_kind)
         state.async_sent = exc
+        if state.unsettled is None:
+            with _pending_lock:
+                PENDING[0] += 1
+        state.unsettled = exc
         return False
 
 
@@ -210,6 +220,8 @@ def leave_user_code(state: ThreadState) -> None:
         if state.async_sent is not None:
             state.async_sent = None
             _set_async_exc(state.ident, None)
+        if state.unsettled is not None:
+            _settled(state)
 
 
 def _in_threadevent(ident: int) -> bool:
@@ -283,12 +295,50 @@ def _async_api() -> tuple[Any, Any]:
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+def _settle(state: ThreadState) -> BaseException | None:
+    """At a checkpoint, after a kill was raised asynchronously: that kill if it is to raise here.
+
+    Call with ``state.lock`` held.  If the function is handling the kill (an ``except`` or ``finally``
+    block, cleaning up), it has been delivered: None.  Otherwise the interpreter either has not raised
+    it yet, or raised it where exceptions are dropped (a ``__del__``, a gc callback, a weakref
+    callback: CPython reports them to ``sys.unraisablehook``), or the function caught it and went on.
+    The three cannot be told apart, and kill() waits for the function to end: the checkpoint raises
+    it, after withdrawing any copy not raised yet.  Settled either way: it is raised once at most.
+    """
+    exc = _settled(state)
+    handled = sys.exc_info()[1]
+    kind = state.async_kind
+    for _ in range(_CONTEXT_DEPTH):
+        if handled is None:
+            break
+        if handled is exc or handled.__class__ is kind:
+            return None
+        handled = handled.__context__
+    _set_async_exc(state.ident, None)
+    return exc
+
+
+def _settled(state: ThreadState) -> BaseException | None:
+    exc = state.unsettled
+    if exc is not None:
+        state.unsettled = None
+        with _pending_lock:
+            PENDING[0] -= 1
+    return exc
+
+
+#: How far down the chain of exceptions being handled (``__context__``) ``_settle`` looks for a kill.
+_CONTEXT_DEPTH = 32
+
+
 def check() -> None:
     """Raise the calling thread's pending interrupt, if it has one."""
     state = current_state()
-    if state is not None and state.pending is not None:
+    if state is not None and (state.pending is not None or state.unsettled is not None):
         with state.lock:
-            exc = state.take()
+            exc = _settle(state) if state.unsettled is not None else None
+            if exc is None:
+                exc = state.take()
         if exc is not None:
             raise exc
 
@@ -305,7 +355,9 @@ def block(lock: LockType, timeout: float) -> bool:
     if state is None:
         return lock.acquire(True, timeout)
     with state.lock:
-        exc = state.take()
+        exc = _settle(state) if state.unsettled is not None else None
+        if exc is None:
+            exc = state.take()
         if exc is None:
             state.parked = lock
     if exc is not None:

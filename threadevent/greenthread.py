@@ -209,7 +209,9 @@ class GreenThread(_Waitable[_T]):
         """Raise ``throw_args`` (default ``GreenletExit``) inside it, and wait until it has ended.
 
         Not started: as ``cancel``.  Blocked in a checkpoint: raised there at once.  Running other code:
-        raised asynchronously at its next bytecode (best effort).  From inside itself: raised here.
+        raised asynchronously at its next bytecode (best effort), and again at its next checkpoint
+        unless it is handling it there (in an ``except`` or ``finally`` block): the interpreter drops
+        an exception raised in a ``__del__`` or a gc callback.  From inside itself: raised here.
         Ended: no effect.
         """
         exc, tb = _as_exception(throw_args if throw_args else (GreenletExit,))
