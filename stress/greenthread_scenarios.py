@@ -6,6 +6,7 @@ The Timeout and GreenPool scenarios import their subject when they run, and repo
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import importlib
@@ -158,7 +159,7 @@ def _check_batch(
 
 # -- kill storm ------------------------------------------------------------------------------------
 
-_BLOCKING = ("Event.wait", "sleep", "GreenThread.wait", "busy loop", "busy calls")
+_BLOCKING = ("Event.wait", "sleep", "GreenThread.wait", "busy loop", "busy calls", "finalizers")
 
 #: CPython 3.13 can raise an asynchronous exception (``PyThreadState_SetAsyncExc``, which a kill of a
 #: greenthread outside any checkpoint relies on) past the function's ``except`` and ``finally`` blocks
@@ -186,6 +187,14 @@ def _spin(x: int) -> int:
     return x + 1
 
 
+class _Finalized(int):
+    """Its ``__del__`` runs Python code, called from C: a kill raised there is dropped by the interpreter
+    (and reported to ``sys.unraisablehook``), and must be raised again at the next checkpoint."""
+
+    def __del__(self) -> None:
+        _spin(self)
+
+
 def _victim(ctx: Context, victim: _Victim) -> str:
     never: Event[None] = Event()
     try:
@@ -205,6 +214,11 @@ def _victim(ctx: Context, victim: _Victim) -> str:
             deadline = perf_counter() + ctx.patience
             while perf_counter() < deadline:
                 pass
+        elif kind == "finalizers":
+            deadline = perf_counter() + ctx.patience
+            while perf_counter() < deadline:
+                collections.deque(map(_Finalized, range(20_000)), maxlen=0)
+                sleep(0)
         else:
             deadline = perf_counter() + ctx.patience
             x = 0
@@ -223,7 +237,8 @@ def kill_storm(ctx: Context) -> None:
     """Kills aimed at greenthreads blocked in checkpoints, spinning in busy loops, or just starting.
 
     Each thread spawns a greenthread blocked in ``Event.wait``, ``sleep``, ``GreenThread.wait`` (of one
-    it kills in its ``finally``), a busy loop, or doing short work; then kills it, at once (before it
+    it kills in its ``finally``), a busy loop, a loop of ``__del__`` calls (where the interpreter drops
+    the exceptions it raises) and ``sleep(0)``, or doing short work; then kills it, at once (before it
     may have started) or once it runs, with ``GreenletExit`` or an exception of its own, sometimes
     from a second killer at the same moment, sometimes while another greenthread waits on it.
     Invariant: ``kill()`` returns only once the greenthread is dead; a blocked or busy one never runs
@@ -231,7 +246,20 @@ def kill_storm(ctx: Context) -> None:
     waiters too; once started, its ``finally`` runs exactly once.
     Operations: kills; latency: from ``kill()`` to its return.
     """
-    ctx.run(*(functools.partial(_killer, ctx, i) for i in range(ctx.threads)))
+    previous = sys.unraisablehook
+    sys.unraisablehook = functools.partial(_dropped, ctx, previous)
+    try:
+        ctx.run(*(functools.partial(_killer, ctx, i) for i in range(ctx.threads)))
+    finally:
+        sys.unraisablehook = previous
+
+
+def _dropped(ctx: Context, previous: Callable[[Any], object], report: Any) -> None:
+    """``sys.unraisablehook`` during the storm: a kill the interpreter dropped in a ``__del__`` is a note."""
+    if report.exc_type is not None and issubclass(report.exc_type, (GreenletExit, _Stop)):
+        ctx.note("kill dropped in a __del__ (raised again at the next checkpoint)")
+    else:
+        previous(report)
 
 
 def _killer(ctx: Context, index: int) -> None:
