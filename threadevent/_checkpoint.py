@@ -186,15 +186,16 @@ def kill(state: ThreadState, exc: BaseException, owner: object) -> bool:
             return True
         # Raised asynchronously: no longer pending, so that a deadline may still fire in the cleanup.
         # But the interpreter may raise it in a __del__ or a gc callback and drop it there: the next
-        # checkpoint settles it (see ``_settle``).
+        # checkpoint settles it (see ``_settle``).  All recorded before it is sent: this thread may
+        # lose the GIL on the way, and the target raise it at once.
         state.take()
-        state.async_kind = _async_type(exc)
-        _set_async_exc(state.ident, state.async_kind)
+        state.async_kind = kind = _async_type(exc)
         state.async_sent = exc
         if state.unsettled is None:
             with _pending_lock:
                 PENDING[0] += 1
         state.unsettled = exc
+        _set_async_exc(state.ident, kind)
         return False
 
 
@@ -295,6 +296,10 @@ def _async_api() -> tuple[Any, Any]:
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+#: How far down the chain of exceptions being handled (``__context__``) ``_settle`` looks for a kill.
+_CONTEXT_DEPTH = 32
+
+
 def _settle(state: ThreadState) -> BaseException | None:
     """At a checkpoint, after a kill was raised asynchronously: that kill if it is to raise here.
 
@@ -325,10 +330,6 @@ def _settled(state: ThreadState) -> BaseException | None:
         with _pending_lock:
             PENDING[0] -= 1
     return exc
-
-
-#: How far down the chain of exceptions being handled (``__context__``) ``_settle`` looks for a kill.
-_CONTEXT_DEPTH = 32
 
 
 def check() -> None:
