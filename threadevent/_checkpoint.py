@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 #: How many threads have an interrupt recorded and not yet raised.  A list so that readers can import
-#: it once; only ever changed while ``_pending_lock`` is held.
+#: it once; only ever changed while ``_pending_lock`` is held, and always inline, right beside the
+#: change it counts: an asynchronous exception can land as a function starts, and must not split them.
 PENDING: list[int] = [0]
 _pending_lock = allocate_lock()
 
@@ -324,10 +325,11 @@ def _settle(state: ThreadState) -> BaseException | None:
 
 
 def _settled(state: ThreadState) -> BaseException | None:
+    """Remove and return the unsettled asynchronous kill.  Call with ``state.lock`` held."""
     exc = state.unsettled
     if exc is not None:
         state.unsettled = None
-        with _pending_lock:
+        with _pending_lock:  # inline, as in take(): no call (where an exception may land) in between
             PENDING[0] -= 1
     return exc
 
