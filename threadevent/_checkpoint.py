@@ -167,9 +167,9 @@ def kill(state: ThreadState, exc: BaseException, owner: object) -> bool:
     bytecode (CPython's ``PyThreadState_SetAsyncExc``; best effort, since a blocking C call is not
     interrupted), except while the thread executes threadevent's own code, whose bookkeeping must not
     be cut in half: then it stays pending for the next checkpoint.  One raised asynchronously is
-    settled at the next checkpoint (``_settle``).  Returns whether it is
-    still undelivered, and so worth another try: also when ``owner`` is not running in the thread (not
-    yet, or no longer: the caller stops trying once it has ended).
+    settled at the next checkpoint (``_settle``).  Returns whether the exception is still undelivered,
+    and so worth another try: also when ``owner`` is not running in the thread (not yet, or no longer:
+    the caller stops trying once it has ended).
     """
     with state.lock:
         if state.owner is not owner:
