@@ -1232,8 +1232,8 @@ def test_a_kill_caught_outside_a_checkpoint_is_raised_again_at_the_next_one(gts:
     caught: list[BaseException] = []
 
     def body() -> None:
-        started.set()
         try:
+            started.set()  # inside the try: the kill may come as soon as it returns
             busy_loop()
         except KillError as exc:
             caught.append(exc)
@@ -1254,8 +1254,8 @@ def test_a_timeout_armed_in_the_cleanup_of_a_killed_busy_greenthread_fires(gts: 
     timed_out: list[bool] = []
 
     def body() -> None:
-        started.set()
         try:
+            started.set()  # inside the try: the kill may come as soon as it returns
             busy_loop()
         finally:
             deadline = Timeout(0.001)
