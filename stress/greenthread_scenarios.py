@@ -31,8 +31,9 @@ _EARLY = 0.001
 
 
 def _hub_limits() -> tuple[int | None, float]:
-    # The hub offers configure() but no getter; a scenario that changes it must put back what it found.
-    return hub._HUB._max_threads, hub._HUB._idle_timeout
+    # A scenario that changes the hub's configuration must put back what it found.
+    config = hub.configuration()
+    return config.max_threads, config.idle_timeout
 
 
 def _stagger(rng: random.Random) -> None:

@@ -152,8 +152,9 @@ def _quantile(ordered: list[float], q: float) -> float | None:
 
 
 def _hub_limits() -> tuple[int | None, float]:
-    # The hub offers configure() but no getter; the runner must put back what it found.
-    return hub._HUB._max_threads, hub._HUB._idle_timeout
+    # The runner must put back what it found.
+    config = hub.configuration()
+    return config.max_threads, config.idle_timeout
 
 
 def run_suite(

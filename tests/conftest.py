@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from hypothesis import settings
+from internals import HANDOFFS, handoff, restore_yield_policy
+from internals import parked as parked
 
 from threadevent import Event, GreenThread, hub, spawn
-from threadevent import event as event_module
+
+__all__ = ["HANDOFFS", "handoff"]
 
 # "ci" keeps the property tests short on CI's slow shared machine; "default" digs a little deeper.
 settings.register_profile("default", max_examples=300, deadline=None)
@@ -138,44 +139,15 @@ def run_bounded_fixture() -> Callable[..., Any]:
 @pytest.fixture(autouse=True)
 def restore_hub_config() -> Iterator[None]:
     """Every test leaves the hub configured as it found it."""
-    saved = (hub._HUB._max_threads, hub._HUB._idle_timeout)
+    saved = hub.configuration()
     yield
-    hub.configure(max_threads=saved[0], idle_timeout=saved[1])
-
-
-#: The two ways a wait that must block can go: block at once (several CPUs), or first yield the CPU a
-#: few times, which ``Event`` does when the process has one CPU.  Tests of waiting run under both.
-HANDOFFS = ("block at once", "yield first")
-
-
-#: The library's own yielding policy, as imported (``handoff`` replaces it during a test).
-_YIELD_POLICY = {"_YIELD_CREDIT": event_module._YIELD_CREDIT, "_YIELD_AT_MOST": event_module._YIELD_AT_MOST}
-
-
-@contextmanager
-def handoff(mode: str) -> Iterator[None]:
-    """Make every wait that must block go ``mode`` (one of ``HANDOFFS``), whatever the CPU count."""
-    if mode not in HANDOFFS:
-        raise ValueError(f"unknown hand-off {mode!r}")
-    saved = event_module._handoff, {name: getattr(event_module, name) for name in _YIELD_POLICY}
-    # The mode holds for the whole test: the CPU count is never looked at again, the credit of yielding
-    # waits never runs out, and no yield is slow enough (on a loaded machine) to turn yielding off.
-    event_module._handoff = [math.inf, mode == "yield first", math.inf]
-    for name in _YIELD_POLICY:
-        setattr(event_module, name, math.inf)
-    try:
-        yield
-    finally:
-        event_module._handoff = saved[0]
-        for name, value in saved[1].items():
-            setattr(event_module, name, value)
+    hub.configure(max_threads=saved.max_threads, idle_timeout=saved.idle_timeout)
 
 
 @pytest.fixture
 def real_yield_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     """The library's own credit and slow-yield limit, for tests of that policy under ``handoff``."""
-    for name, value in _YIELD_POLICY.items():
-        monkeypatch.setattr(event_module, name, value)
+    restore_yield_policy(monkeypatch)
 
 
 #: The kinds of item that ``wait_any``, ``result()``, ``await`` and the like take, for ``Items.make``.
@@ -246,9 +218,3 @@ def settled() -> hub.HubStats:
     """The hub's stats once every task has finished and every worker is parked (or gone)."""
     wait_until(lambda: (s := hub.stats()).running == 0 and s.queued == 0, what="the hub to settle")
     return hub.stats()
-
-
-def parked(gt: GreenThread[Any]) -> bool:
-    """Whether ``gt``'s function is blocked inside a checkpoint right now (private state)."""
-    state = gt._state
-    return state is not None and state.parked is not None

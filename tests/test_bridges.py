@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 from conftest import PATIENCE, Items, Threads, Worker, run_bounded, wait_until
+from internals import callbacks, hooks
 
 from threadevent import Event, GreenThread, spawn
-from threadevent.event import _OutcomeHook, _Waitable
 
 KINDS = ("future", "event", "greenthread")
 
@@ -38,13 +38,8 @@ def maker() -> Iterator[Items]:
     made.close()
 
 
-def hooks(item: _Waitable[Any]) -> int:
-    """How many awaits (or other internal hooks) are registered on ``item`` (private state)."""
-    return sum(1 for cb in item._callbacks or () if isinstance(cb, _OutcomeHook))
-
-
-def nothing_hooked(item: _Waitable[Any]) -> bool:
-    return item._callbacks in (None, [])
+def nothing_hooked(item: Any) -> bool:
+    return callbacks(item) == 0
 
 
 class LoopThread:
@@ -244,7 +239,7 @@ def test_many_tasks_await_items_sent_from_several_threads_and_some_are_cancelled
     cancelled = loop_thread.call(outcomes(drop))
     assert all(isinstance(outcome, asyncio.CancelledError) for outcome in cancelled)
     for item in kept + dropped:
-        assert nothing_hooked(item), item._callbacks
+        assert nothing_hooked(item), callbacks(item)
     # Cancelling the awaits left the items alone: unsent, and as waitable as ever.
     assert not any(item.done() for item in dropped)
     late_waiters = [threads.start(item.wait) for item in dropped]

@@ -1,9 +1,9 @@
-"""threadevent.Event against its contract (DESIGN.md, section "Event", and the reliability rules).
+"""threadevent.Event against its contract (README, "Event", and the reliability rules in docs/design.md).
 
 Ordering between threads is always made with events, barriers or polled conditions under a generous
 deadline, never with sleeps; nothing here asserts on elapsed time.  A few tests look at private state
-(``evt._chain``: the blocked waiters; ``_checkpoint``: the interrupt seam) where the public API cannot
-tell "blocked" from "not started yet".
+through the seam in ``internals.py`` (the blocked waiters, the interrupt protocol) where the public API
+cannot tell "blocked" from "not started yet".
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from fractions import Fraction
 from types import FrameType
 from typing import Any
 
+import internals
 import pytest
 from conftest import HANDOFFS, PATIENCE, Threads, Worker, handoff, run_bounded, wait_until
+from internals import ThreadState, current_state, drop_pending_interrupt, interrupt, patch_block, real_block
 
 import threadevent
-from threadevent import Event, _checkpoint
+from threadevent import Event
 from threadevent import event as event_module
 
 NOT_READY = object()
@@ -56,8 +58,7 @@ class InterruptError(Exception):
 
 def waiter_count(evt: Event[Any]) -> int:
     """How many waits are blocked on ``evt`` (private: the public API cannot tell)."""
-    chain = evt._chain
-    return 0 if chain is None else chain.count
+    return internals.waiters(evt)
 
 
 def start_blocked(
@@ -75,15 +76,15 @@ class Interruptible:
 
     def __init__(self, call: Callable[[], Any]) -> None:
         self.call = call
-        self.state: _checkpoint.ThreadState | None = None
+        self.state: ThreadState | None = None
 
     def __call__(self) -> Any:
-        self.state = _checkpoint.current_state(create=True)
+        self.state = current_state(create=True)
         return self.call()
 
     def parked(self) -> bool:
         """Blocked inside a checkpoint right now."""
-        return self.state is not None and self.state.parked is not None
+        return self.state is not None and internals.parked(self.state)
 
 
 def start_interruptible(
@@ -97,34 +98,13 @@ def start_interruptible(
     return worker, body
 
 
-def patch_block(monkeypatch: pytest.MonkeyPatch, replacement: Callable[[Any, float], bool]) -> None:
-    """Replace the checkpoint's blocking call (white-box: the seam through which interrupts arrive),
-    whether event.py calls it as ``_checkpoint.block`` or through its ``_block`` alias."""
-    monkeypatch.setattr(_checkpoint, "block", replacement)
-    monkeypatch.setattr(event_module, "_block", replacement, raising=False)
-    # event.py skips the seam for threads that nobody can interrupt (they have no checkpoint state):
-    # make every thread look interruptible, so that every blocking wait goes through the replacement.
-    monkeypatch.setattr(event_module, "_local", _EveryThreadInterruptible(), raising=False)
-
-
-class _EveryThreadInterruptible:
-    state = True
-
-
-def drop_pending_interrupt(state: _checkpoint.ThreadState | None) -> None:
-    """Withdraw an interrupt that arrived after its thread had stopped waiting, so none leaks."""
-    if state is not None:
-        with state.lock:
-            state.take()
-
-
 @pytest.fixture(autouse=True)
 def no_leaked_interrupts() -> Iterator[None]:
     # An interrupt left pending would make every later wait in the process take the slow path, and
     # would hide whether a test consumed the interrupt it delivered.
-    before = _checkpoint.PENDING[0]
+    before = internals.pending_interrupts()
     yield
-    assert _checkpoint.PENDING[0] == before, "an interrupt was left pending"
+    assert internals.pending_interrupts() == before, "an interrupt was left pending"
 
 
 def origin_of_the_error() -> None:
@@ -706,11 +686,11 @@ def test_a_send_during_the_yields_is_taken_without_blocking(monkeypatch: pytest.
         if len(yields) == 2:
             evt.send("sent while yielding")
 
-    monkeypatch.setattr(event_module, "_sched_yield", sched_yield)
+    internals.patch_yield(monkeypatch, sched_yield)
     with handoff("yield first"):
         assert evt.wait() == "sent while yielding"
     assert yields == [0, 0]  # it yielded twice, registered nowhere, and stopped once sent
-    assert evt._chain is None
+    assert waiter_count(evt) == 0
 
 
 @pytest.mark.parametrize("timeout", [0, -1.0])
@@ -718,7 +698,7 @@ def test_a_wait_that_must_not_block_does_not_yield_either(
     monkeypatch: pytest.MonkeyPatch, timeout: float
 ) -> None:
     yields: list[None] = []
-    monkeypatch.setattr(event_module, "_sched_yield", lambda: yields.append(None))
+    internals.patch_yield(monkeypatch, lambda: yields.append(None))
     evt: Event[str] = Event()
     with handoff("yield first"):
         assert evt.wait(timeout) is None
@@ -737,8 +717,8 @@ def test_the_forced_yield_first_mode_holds_through_slow_yields(monkeypatch: pyte
         yields.append(clock[0])
         clock[0] += 0.005  # as slow as a yield to a busy thread
 
-    monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
-    monkeypatch.setattr(event_module, "_sched_yield", sched_yield)
+    internals.fake_clock(monkeypatch, clock)
+    internals.patch_yield(monkeypatch, sched_yield)
     evt: Event[str] = Event()
     with handoff("yield first"):
         for _ in range(20):
@@ -763,8 +743,8 @@ def test_the_yields_count_against_the_timeout(
         return False
 
     timeouts: list[float] = []
-    monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
-    monkeypatch.setattr(event_module, "_sched_yield", sched_yield)
+    internals.fake_clock(monkeypatch, clock)
+    internals.patch_yield(monkeypatch, sched_yield)
     patch_block(monkeypatch, fake_block)
     evt: Event[str] = Event()
     with handoff("yield first"):
@@ -792,18 +772,18 @@ def test_waits_yield_first_only_when_the_process_has_one_cpu(
         assert affinity is not None
         return affinity
 
-    monkeypatch.setattr(event_module, "_sched_getaffinity", None if affinity is None else getaffinity)
+    internals.patch_affinity(monkeypatch, None if affinity is None else getaffinity)
     clock = [500.0]
-    monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
+    internals.fake_clock(monkeypatch, clock)
     yields: list[None] = []
-    monkeypatch.setattr(event_module, "_sched_yield", lambda: yields.append(None))
-    monkeypatch.setattr(event_module, "_handoff", [0.0, not expected, 0])  # due for a look, and wrong
+    internals.patch_yield(monkeypatch, lambda: yields.append(None))
+    internals.set_policy(monkeypatch, 0.0, not expected, 0)  # due for a look, and wrong
     evt: Event[str] = Event()
     assert evt.wait(0.001) is None
     assert yields == ([None] * 3 if expected else [])
     # Looked at, and one wait let try (which this wait's fruitless yields used, on one CPU).
     credit = 0 if expected else 1
-    assert event_module._handoff == [500.0 + event_module._AFFINITY_CHECK_EVERY, expected, credit]
+    assert internals.policy() == (500.0 + internals.AFFINITY_CHECK_EVERY, expected, credit)
 
 
 @pytest.mark.parametrize("call", ["wait()", "wait(timeout)", "result()"])
@@ -811,11 +791,11 @@ def test_waits_stop_yielding_when_yielding_keeps_finding_nothing(
     monkeypatch: pytest.MonkeyPatch, call: str, real_yield_policy: None
 ) -> None:
     yields: list[None] = []
-    monkeypatch.setattr(event_module, "_sched_getaffinity", lambda pid: {0})
+    internals.patch_affinity(monkeypatch, lambda pid: {0})
     clock = [500.0]
-    monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
-    monkeypatch.setattr(event_module, "_sched_yield", lambda: yields.append(None))
-    monkeypatch.setattr(event_module, "_handoff", [600.0, True, 8])  # one CPU, full credit, next look at 600
+    internals.fake_clock(monkeypatch, clock)
+    internals.patch_yield(monkeypatch, lambda: yields.append(None))
+    internals.set_policy(monkeypatch, 600.0, True, 8)  # one CPU, full credit, next look at 600
 
     def one_wait() -> int:
         """A wait that nothing is sent to (a timed one, or one freed by a send from its block)."""
@@ -836,7 +816,7 @@ def test_waits_stop_yielding_when_yielding_keeps_finding_nothing(
     assert [one_wait() for _ in range(10)] == [3] * 8 + [0, 0]
     clock[0] = 600.0  # the next look at the affinity lets one wait try again
     assert [one_wait() for _ in range(2)] == [3, 0]
-    assert event_module._handoff == [601.0, True, 0]
+    assert internals.policy() == (601.0, True, 0)
 
 
 def test_a_slow_yield_turns_yielding_off_until_the_next_look(
@@ -849,31 +829,31 @@ def test_a_slow_yield_turns_yielding_off_until_the_next_look(
         yields.append(clock[0])
         clock[0] += 0.005  # a busy thread kept the GIL for a switch interval
 
-    monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
-    monkeypatch.setattr(event_module, "_sched_yield", sched_yield)
-    monkeypatch.setattr(event_module, "_sched_getaffinity", lambda pid: {0})
-    monkeypatch.setattr(event_module, "_handoff", [600.0, True, 8])
+    internals.fake_clock(monkeypatch, clock)
+    internals.patch_yield(monkeypatch, sched_yield)
+    internals.patch_affinity(monkeypatch, lambda pid: {0})
+    internals.set_policy(monkeypatch, 600.0, True, 8)
     evt: Event[str] = Event()
     assert evt.wait(0.1) is None
     assert yields == [500.0]  # one yield, slow: it stopped there
-    assert event_module._handoff[2] == -1
+    assert internals.policy()[2] == -1
     evt.wait(0.1)
     assert len(yields) == 1
     # The next look lets one wait try again; its yields find the outcome, and the credit is full again.
     clock[0] = 600.0
-    monkeypatch.setattr(event_module, "_sched_yield", lambda: evt.send("found"))
+    internals.patch_yield(monkeypatch, lambda: evt.send("found"))
     assert evt.wait() == "found"
-    assert event_module._handoff[2] == 8
+    assert internals.policy()[2] == 8
 
 
 def test_a_wait_whose_yields_find_the_outcome_refills_the_credit(
     monkeypatch: pytest.MonkeyPatch, real_yield_policy: None
 ) -> None:
     evt: Event[str] = Event()
-    monkeypatch.setattr(event_module, "_sched_yield", lambda: evt.send("found"))
-    monkeypatch.setattr(event_module, "_handoff", [math.inf, True, 1])
+    internals.patch_yield(monkeypatch, lambda: evt.send("found"))
+    internals.set_policy(monkeypatch, math.inf, True, 1)
     assert evt.wait() == "found"
-    assert event_module._handoff[2] == event_module._YIELD_CREDIT
+    assert internals.policy()[2] == internals.YIELD_CREDIT
 
 
 def test_the_cpu_count_is_looked_at_again_only_after_a_while(
@@ -886,20 +866,20 @@ def test_the_cpu_count_is_looked_at_again_only_after_a_while(
         looks.append(None)
         return cpus[0]
 
-    monkeypatch.setattr(event_module, "_sched_getaffinity", getaffinity)
+    internals.patch_affinity(monkeypatch, getaffinity)
     clock = [500.0]
-    monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
-    monkeypatch.setattr(event_module, "_sched_yield", lambda: None)
-    monkeypatch.setattr(event_module, "_handoff", [0.0, False, 0])
+    internals.fake_clock(monkeypatch, clock)
+    internals.patch_yield(monkeypatch, lambda: None)
+    internals.set_policy(monkeypatch, 0.0, False, 0)
     evt: Event[str] = Event()
     assert evt.wait(0.001) is None
-    assert (len(looks), event_module._handoff[1]) == (1, True)
+    assert (len(looks), internals.policy()[1]) == (1, True)
     cpus[0] = {0, 1}  # moved to two CPUs: taken into account at the next look, not before
     evt.wait(0.001)
-    assert (len(looks), event_module._handoff[1]) == (1, True)
-    clock[0] += event_module._AFFINITY_CHECK_EVERY
+    assert (len(looks), internals.policy()[1]) == (1, True)
+    clock[0] += internals.AFFINITY_CHECK_EVERY
     evt.wait(0.001)
-    assert (len(looks), event_module._handoff[1]) == (2, False)
+    assert (len(looks), internals.policy()[1]) == (2, False)
 
 
 # -- wait() in the main thread: Ctrl-C ---------------------------------------------------------------
@@ -1037,7 +1017,7 @@ def test_interrupting_a_blocked_waiter_unlinks_it_and_spares_the_others(
     victim, body = waiters[position]
     assert body.state is not None
     error = interrupt_with("stop")
-    _checkpoint.interrupt(body.state, error)
+    interrupt(body.state, error)
     assert victim.exception() is error
     wait_until(lambda: waiter_count(evt) == 2, what="the interrupted waiter unlinked")
     others = [worker for worker, _ in waiters if worker is not victim]
@@ -1055,9 +1035,9 @@ def test_interrupt_pending_before_a_wait_raises_there_even_if_sent(method: str) 
     error = InterruptError("pending")
 
     def body() -> tuple[BaseException | None, Any]:
-        state = _checkpoint.current_state(create=True)
+        state = current_state(create=True)
         assert state is not None
-        _checkpoint.interrupt(state, error)
+        interrupt(state, error)
         try:
             getattr(evt, method)()
         except InterruptError as exc:
@@ -1076,9 +1056,9 @@ def test_interrupt_pending_before_a_wait_on_an_unsent_event_raises_without_block
     error = InterruptError("pending")
 
     def body() -> None:
-        state = _checkpoint.current_state(create=True)
+        state = current_state(create=True)
         assert state is not None
-        _checkpoint.interrupt(state, error)
+        interrupt(state, error)
         evt.wait()
 
     with pytest.raises(InterruptError) as raised:
@@ -1093,7 +1073,6 @@ def test_a_waiter_interrupted_right_after_the_send_woke_it_still_passes_the_wake
 ) -> None:
     # Deterministic form of "an interrupt races a send": the victim is woken by the send and an
     # exception hits it before it returns.  The waiters behind it must still be woken.
-    real_block = _checkpoint.block
     victim_ident: list[int] = []
 
     def block_then_interrupted(lock: Any, timeout: float) -> bool:
@@ -1124,7 +1103,7 @@ def test_interrupts_racing_a_send_do_not_break_the_wake_up_of_the_others(threads
             if i % 2 == 0:
                 assert body.state is not None
                 errors[i] = InterruptError(f"round {round_number} waiter {i}")
-                _checkpoint.interrupt(body.state, errors[i])
+                interrupt(body.state, errors[i])
         evt.send(round_number)  # at once: the interrupted waiters are still waking up
         for i, (worker, body) in enumerate(waiters):
             worker.join()
@@ -1158,7 +1137,6 @@ class _SpuriousWakeUp:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: dict[int, int] = {}
-        real_block = _checkpoint.block
 
         def counting_block(lock: Any, timeout: float) -> bool:
             ident = threading.get_ident()
@@ -1171,9 +1149,7 @@ class _SpuriousWakeUp:
     def wake(body: Interruptible) -> None:
         state = body.state
         assert state is not None
-        with state.lock:
-            assert state.parked is not None
-            _checkpoint.release(state.parked)
+        internals.wake_spuriously(state)
 
 
 @pytest.mark.parametrize("timeout", [None, PATIENCE * 100])
@@ -1213,7 +1189,7 @@ def test_after_a_spurious_wake_up_wait_only_waits_out_the_rest_of_its_timeout(
         return False  # then times out
 
     patch_block(monkeypatch, fake_block)
-    monkeypatch.setattr(event_module, "_monotonic", lambda: clock[0])
+    internals.fake_clock(monkeypatch, clock)
     evt: Event[str] = Event()
     assert evt.wait(10.0) is None
     assert block_timeouts[0] == 10.0
@@ -1266,18 +1242,13 @@ class _AsyncExceptionAfterWakeUp:
 
 def _nodes(evt: Event[Any]) -> list[Any]:
     """The nodes of the waiters blocked on ``evt``, head first (white-box: ``send`` drops the head)."""
-    nodes = []
-    node = None if evt._chain is None else evt._chain.head
-    while node is not None:
-        nodes.append(node)
-        node = node.next
-    return nodes
+    return internals.nodes(evt)
 
 
 def _free_the_chain(nodes: list[Any]) -> None:
     """Release every node's lock, so that waiters stranded by a failure end (white-box)."""
     for node in nodes:
-        _checkpoint.release(node.lock)
+        internals.release(node.lock)
 
 
 def test_an_asynchronous_exception_in_a_waiter_woken_by_the_send_does_not_strand_the_others(
@@ -1320,7 +1291,7 @@ def test_an_asynchronous_exception_in_a_leaving_waiter_leaves_no_node_behind(thr
         victim.armed = True
         assert victim.body.state is not None
         try:
-            _checkpoint.interrupt(victim.body.state, InterruptError("leave"))  # it leaves unsent
+            interrupt(victim.body.state, InterruptError("leave"))  # it leaves unsent
             victim_worker.join()
             assert isinstance(victim_worker.error, (InterruptError, KeyboardInterrupt))
             assert waiter_count(evt) == 3, f"the victim, hit at the {victim.raised_at}, is still in the chain"
@@ -1879,7 +1850,7 @@ def test_repr_of_a_sent_event_counts_no_waiters(threads: Threads) -> None:
 def test_the_last_waiter_to_time_out_leaves_no_chain_behind() -> None:
     evt: Event[str] = Event()
     assert evt.wait(0.001) is None
-    assert evt._chain is None
+    assert not internals.has_chain(evt)
     assert "0 waiters" in repr(evt)
 
 

@@ -20,12 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import internals
 import pytest
 from conftest import HANDOFFS, PATIENCE, handoff, wait_until
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from threadevent import Event, _checkpoint
+from threadevent import Event
 
 # -- what a schedule is made of ----------------------------------------------------------------------
 
@@ -118,7 +119,7 @@ class Waiter:
     spawn: Spawn
     has_state: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
-    state: _checkpoint.ThreadState | None = None
+    state: internals.ThreadState | None = None
     thread: threading.Thread | None = None
     start_completed: int = -1  # operations completed before it called wait
     end_started: int = -1  # operations started before it returned
@@ -168,7 +169,7 @@ def _call_for(evt: Event[Any], spawn: Spawn) -> Callable[[], Any]:
 
 
 def _run_waiter(evt: Event[Any], clock: Clock, waiter: Waiter) -> None:
-    waiter.state = _checkpoint.current_state(create=True)
+    waiter.state = internals.current_state(create=True)
     waiter.has_state.set()
     call = _call_for(evt, waiter.spawn)
     try:
@@ -255,7 +256,7 @@ def check_waiter(waiter: Waiter, history: History) -> None:
 
 
 def run_schedule(schedule: list[Any]) -> None:
-    pending_before = _checkpoint.PENDING[0]
+    pending_before = internals.pending_interrupts()
     evt: Event[tuple[str, int]] = Event()
     clock = Clock()
     history = History()
@@ -319,7 +320,7 @@ def run_schedule(schedule: list[Any]) -> None:
                 assert target.state is not None
                 with clock.operation() as op:
                     target.interrupts.append(op)
-                    _checkpoint.interrupt(target.state, Interrupted(op))
+                    internals.interrupt(target.state, Interrupted(op))
         if current_send is None:
             send(False)  # so that every waiter that is still blocked has something to return
     finally:
@@ -338,7 +339,7 @@ def run_schedule(schedule: list[Any]) -> None:
     assert not hung, f"waiters hang: {hung}"
     for waiter in waiters:
         check_waiter(waiter, history)
-    assert _checkpoint.PENDING[0] == pending_before, "an interrupt was left pending"
+    assert internals.pending_interrupts() == pending_before, "an interrupt was left pending"
 
 
 @pytest.mark.parametrize("mode", HANDOFFS)

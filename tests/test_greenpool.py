@@ -1,5 +1,5 @@
-"""threadevent.greenpool against its contract (DESIGN.md: "GreenPool and GreenPile", "Checkpoints, kill and
-Timeout", the reliability rules), and eventlet's GreenPool/GreenPile behaviour where DESIGN.md is silent.
+"""threadevent.greenpool against its contract (README: "GreenPool and GreenPile", "Checkpoints, kill and
+Timeout", the reliability rules), and eventlet's GreenPool/GreenPile behaviour where those are silent.
 
 The greenthreads are real threads: a test holds them in place on Events it controls and waits for
 conditions (a spawner queued, a greenthread parked in a checkpoint) under generous deadlines; nothing is
@@ -7,9 +7,9 @@ ordered with ``sleep`` and nothing asserts on elapsed time.  Where a race is rea
 grant of a slot), every outcome is accepted, and the test checks that exactly one of them happened and
 that the pool's accounting came out whole.
 
-A few tests read private state where the public API cannot tell "blocked in a checkpoint" from "about
-to block" (``gt._state.parked``, a pile's or an imap iterator's blocked reader), and one holds the
-pool's lock to make a race certain rather than likely.
+A few tests read private state, through the seam in ``internals.py``, where the public API cannot tell
+"blocked in a checkpoint" from "about to block" (a greenthread parked, a pile's or an imap iterator's
+blocked reader), and one holds the pool's lock to make a race certain rather than likely.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import internals
 import pytest
 from conftest import PATIENCE, Threads, parked, run_bounded, settled, wait_until
 from hypothesis import given, settings
@@ -230,7 +231,7 @@ def test_a_finished_greenthread_stops_counting_before_its_callbacks_run(tracker:
     callbacks_may_run.set()
     wait_until(lambda: hub.stats().running == 0, what="the callbacks to run")
     assert (pool.running(), pool.free()) == (0, 2)  # the slot came back once, not twice
-    assert pool._taken == 0
+    assert internals.slots_taken(pool) == 0
 
 
 def test_spawn_blocks_while_full_and_blocked_spawners_start_in_arrival_order(
@@ -655,8 +656,7 @@ def test_a_spawner_granted_a_slot_as_it_is_interrupted_hands_the_slot_on(
     with pool._lock:
         killing = threads.start(first.kill)
         wait_until(lambda: not parked(first), what="the kill to wake the spawner")
-        pool._members.remove(holder)
-        pool._free_slot()  # granted to the first spawner, which now waits for this lock to withdraw
+        internals.give_slot_back(pool, holder)  # granted to the first spawner, which waits for this lock
     killing.result()
     with pytest.raises(GreenletExit):
         first.wait()
@@ -781,7 +781,7 @@ def test_pile_iteration_stops_if_the_awaited_spawn_is_killed(tracker: Tracker, t
     spawner = tracker.spawn(pile.spawn, lambda: "never")
     wait_until(lambda: parked(spawner))
     reader = threads.start(list, pile)
-    wait_until(lambda: len(pile._getters) == 1, what="the reader to block")
+    wait_until(lambda: internals.pile_readers(pile) == 1, what="the reader to block")
     run_bounded(spawner.kill)
     assert reader.result() == [] and pile.counter == 0
 
@@ -994,7 +994,7 @@ def test_imap_cannot_be_iterated_from_two_threads_at_once(tracker: Tracker, thre
     gate = tracker.gate()
     it = pool.imap(gate.wait, [None, None])
     first = threads.start(next, it)
-    wait_until(lambda: it._waiter is not None, what="the first reader to block")
+    wait_until(lambda: internals.imap_reader_blocked(it), what="the first reader to block")
     with pytest.raises(ValueError, match="already being iterated"):
         next(it)
     gate.send("value")

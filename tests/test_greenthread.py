@@ -8,8 +8,8 @@ spawn never runs *before* its delay (a lower bound a correct timer cannot miss).
 (a kill right after spawn may land before or after the function started), both outcomes are accepted,
 and the test checks that exactly one of them happened.
 
-A few tests read private state where the public API cannot tell "blocked in a checkpoint" from "about
-to block" (``gt._state.parked``, ``gt._chain``), or restore the hub's configuration (``hub._HUB``).
+A few tests read private state, through the seam in ``internals.py``, where the public API cannot tell
+"blocked in a checkpoint" from "about to block" (a greenthread parked, the waits blocked on it).
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
+import internals
 import pytest
 from conftest import PATIENCE, Threads, parked, run_bounded, settled, wait_until
 
 import threadevent
-from threadevent import Event, GreenletExit, GreenThread, Timeout, _checkpoint, getcurrent, hub, sleep
+from threadevent import Event, GreenletExit, GreenThread, Timeout, getcurrent, hub, sleep
 from threadevent import greenthread as greenthread_module
 from threadevent.greenthread import kill, spawn, spawn_after, spawn_n
 
@@ -112,8 +113,7 @@ def wait_parked(gt: GreenThread[Any]) -> None:
 
 def waiters(gt: GreenThread[Any]) -> int:
     """How many wait() calls are blocked on ``gt`` (private state)."""
-    chain = gt._chain
-    return 0 if chain is None else chain.count
+    return internals.waiters(gt)
 
 
 def single_worker() -> hub.HubStats:
@@ -224,11 +224,11 @@ def test_spawn_family_rejects_a_non_callable_and_schedules_nothing(
     gts: Greenthreads, spawner: Callable[[Any], Any], not_callable: Any
 ) -> None:
     _, gate = hold_single_worker(gts)
-    timer_calls = len(hub._TIMER._heap)
+    timer_calls = internals.timer_entries()
     with pytest.raises(TypeError):
         spawner(not_callable)
     assert hub.stats().queued == 0
-    assert len(hub._TIMER._heap) <= timer_calls  # nothing added (the timer may drop cancelled ones)
+    assert internals.timer_entries() <= timer_calls  # nothing added (the timer may drop cancelled ones)
     # The comparison can fail: a callable does get queued.
     gts.spawn(lambda: None)
     assert hub.stats().queued == 1
@@ -368,10 +368,10 @@ def test_spawn_after_negative_delay_means_now(gts: Greenthreads) -> None:
     [("1", TypeError), (None, TypeError), (True, TypeError), (float("nan"), ValueError)],
 )
 def test_spawn_after_rejects_bad_seconds_and_schedules_nothing(seconds: Any, error: type) -> None:
-    timer_calls = len(hub._TIMER._heap)
+    timer_calls = internals.timer_entries()
     with pytest.raises(error):
         spawn_after(seconds, lambda: None)
-    assert len(hub._TIMER._heap) <= timer_calls  # nothing added (the timer may drop cancelled ones)
+    assert internals.timer_entries() <= timer_calls  # nothing added (the timer may drop cancelled ones)
 
 
 def test_one_timer_thread_serves_every_delayed_spawn(gts: Greenthreads) -> None:
@@ -436,10 +436,10 @@ def test_sleep_zero_and_negative_are_checkpoints(gts: Greenthreads, seconds: flo
 
     gt = gts.spawn(body)
     assert started.wait(PATIENCE)
-    state = gt._state
+    state = internals.thread_state(gt)
     assert state is not None
     sent = KillError("at sleep")
-    _checkpoint.interrupt(state, sent)
+    internals.interrupt(state, sent)
     resume.set()
     assert gt.exception(PATIENCE) is sent
 
@@ -1658,7 +1658,8 @@ def test_kill_storm(gts: Greenthreads, threads: Threads, monkeypatch: pytest.Mon
     assert reported == [], f"(seed {seed}) exceptions escaped to threading.excepthook: {reported!r}"
     # The pool still runs work, and gives back every thread once idle.
     assert gts.spawn(lambda: sleep(0) or "alive").wait() == "alive"
-    assert _checkpoint.PENDING[0] == 0, f"(seed {seed}) interrupts left pending: {_checkpoint.PENDING[0]}"
+    left = internals.pending_interrupts()
+    assert left == 0, f"(seed {seed}) interrupts left pending: {left}"
     wait_until(
         lambda: (s := hub.stats()).threads <= baseline and s.running == 0 and s.queued == 0,
         what=f"(seed {seed}) the hub to shrink back to {baseline} threads: {hub.stats()}",

@@ -1,8 +1,8 @@
 """threadevent.hub against its contract (DESIGN.md, "The hub", and the reliability rules).
 
 Tasks are held in place with events (gates), and every wait is for a condition under a generous
-deadline, never a sleep; nothing asserts on elapsed time.  A few tests read private state
-(``hub._HUB``, ``hub._TIMER``) to restore the configuration or to see what the public API cannot show,
+deadline, never a sleep; nothing asserts on elapsed time.  A few tests read private state through the
+seam in ``internals.py`` (the timer's heap, whether its thread runs) where the public API cannot show it,
 and two replace internals to force the rare interleavings deterministically: a worker timing out at
 the moment it is handed a task, and the OS refusing a thread.
 """
@@ -21,10 +21,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import internals
 import pytest
 from conftest import PATIENCE, Threads, settled, wait_until
 
-from threadevent import _checkpoint, hub
+from threadevent import hub
 from threadevent.hub import HubStats, TimerHandle
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -97,7 +98,7 @@ class Recorder:
 
 def retire_all() -> None:
     """Let every idle worker time out, and wait until they have."""
-    hub.configure(max_threads=hub._HUB._max_threads, idle_timeout=0.01)
+    hub.configure(max_threads=hub.configuration().max_threads, idle_timeout=0.01)
     wait_until(lambda: hub.stats().threads == 0, what="every worker to retire")
 
 
@@ -162,7 +163,7 @@ def test_worker_threads_are_named_daemons_that_can_be_interrupted() -> None:
 
     def look() -> None:
         thread = threading.current_thread()
-        seen.append((thread.name, thread.daemon, _checkpoint.current_state() is not None))
+        seen.append((thread.name, thread.daemon, internals.current_state() is not None))
         done.set()
 
     hub.submit(look)
@@ -273,14 +274,14 @@ def test_sequential_submit_and_wait_reuses_a_few_threads() -> None:
 
 
 def test_worker_timing_out_while_handed_a_task_runs_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The race, forced: the worker's idle wait times out after a submitter took it off the stack."""
+    """The race, forced: the worker's idle wait times out after a submitter unparked it."""
     retire_all()
     hub.configure(max_threads=None, idle_timeout=3600)
     timing_out = threading.Event()
     gate = threading.Event()
 
     class TimesOutOnce:
-        """A worker's lock whose first timed wait 'times out' only when the test says so."""
+        """A parked worker's lock whose first timed wait 'times out' only when the test says so."""
 
         def __init__(self) -> None:
             self.lock = allocate_lock()
@@ -297,14 +298,14 @@ def test_worker_timing_out_while_handed_a_task_runs_it(monkeypatch: pytest.Monke
         def release(self) -> None:
             self.lock.release()
 
-    monkeypatch.setattr(hub, "allocate_lock", TimesOutOnce)
+    internals.patch_ticket_locks(monkeypatch, TimesOutOnce)
     recorder = Recorder()
     hub.submit(recorder.task("first"))
-    assert timing_out.wait(PATIENCE)  # the new worker ran "first" and is timing out, still on the stack
+    assert timing_out.wait(PATIENCE)  # the new worker ran "first" and is timing out, still parked
     monkeypatch.undo()
     stats = hub.stats()
     assert (stats.threads, stats.idle) == (1, 1)
-    hub.submit(recorder.task("handed over"))  # pops the worker, hands it the task, releases its lock
+    hub.submit(recorder.task("handed over"))  # unparks the worker, handing it the task
     assert hub.stats().idle == 0
     gate.set()
     assert recorder.wait_for(2) == ["first", "handed over"]
@@ -491,27 +492,27 @@ def test_configure_rejects_bad_values_and_changes_nothing(kwargs: dict[str, Any]
     hub.configure(max_threads=7, idle_timeout=12.5)
     with pytest.raises(error):
         hub.configure(**{"max_threads": 5, **kwargs})
-    assert (hub._HUB._max_threads, hub._HUB._idle_timeout) == (7, 12.5)
+    assert hub.configuration() == hub.HubConfig(7, 12.5)
 
 
 def test_configure_without_idle_timeout_keeps_it() -> None:
     hub.configure(max_threads=3, idle_timeout=12.5)
     hub.configure(max_threads=None)
-    assert (hub._HUB._max_threads, hub._HUB._idle_timeout) == (None, 12.5)
+    assert hub.configuration() == hub.HubConfig(None, 12.5)
 
 
 def test_configure_without_max_threads_keeps_it() -> None:
     hub.configure(max_threads=3, idle_timeout=12.5)
     hub.configure(idle_timeout=7.0)
-    assert (hub._HUB._max_threads, hub._HUB._idle_timeout) == (3, 7.0)
+    assert hub.configuration() == hub.HubConfig(3, 7.0)
     hub.configure()
-    assert (hub._HUB._max_threads, hub._HUB._idle_timeout) == (3, 7.0)
+    assert hub.configuration() == hub.HubConfig(3, 7.0)
 
 
 def test_configuration_from_the_environment() -> None:
     code = """
         from threadevent import hub
-        print(hub._HUB._max_threads, hub._HUB._idle_timeout)
+        print(hub.configuration().max_threads, hub.configuration().idle_timeout)
     """
     proc = run_python(code, {"THREADEVENT_MAX_THREADS": "3", "THREADEVENT_IDLE_TIMEOUT": "2.5"})
     assert proc.returncode == 0, proc.stderr
@@ -615,10 +616,10 @@ def test_a_call_cancelling_itself_or_a_later_one() -> None:
     ],
 )
 def test_call_later_rejects_bad_arguments(seconds: Any, fn: Any, error: type) -> None:
-    size = len(hub._TIMER._heap)
+    size = internals.timer_entries()
     with pytest.raises(error):
         hub.call_later(seconds, fn)
-    assert len(hub._TIMER._heap) == size
+    assert internals.timer_entries() == size
 
 
 def test_a_raising_delayed_call_goes_to_excepthook_and_the_timer_goes_on(
@@ -640,12 +641,12 @@ def test_a_raising_delayed_call_goes_to_excepthook_and_the_timer_goes_on(
 def test_cancelled_calls_do_not_pile_up_in_the_heap() -> None:
     handles = [hub.call_later(3600 + i, lambda: None) for i in range(5000)]
     assert all(handle.cancel() for handle in handles)
-    assert len(hub._TIMER._heap) <= 2 * hub._COMPACT_MIN + 2
+    assert internals.timer_entries() <= 2 * internals.COMPACT_MIN + 2
     assert not any(handle.cancel() for handle in handles)
 
 
 def test_the_timer_thread_exits_when_idle_and_comes_back() -> None:
-    hub.configure(max_threads=hub._HUB._max_threads, idle_timeout=0.02)
+    hub.configure(max_threads=hub.configuration().max_threads, idle_timeout=0.02)
 
     def timer_alive() -> bool:
         return any(t.name == "threadevent-timer" for t in threading.enumerate())
@@ -655,7 +656,9 @@ def test_the_timer_thread_exits_when_idle_and_comes_back() -> None:
     assert done.wait(PATIENCE)
     # A cancelled call, even the one the timer sleeps towards, does not keep it alive.
     assert hub.call_later(3600, done.set).cancel()
-    wait_until(lambda: not timer_alive() and not hub._TIMER._alive, timeout=10, what="the timer to exit")
+    wait_until(
+        lambda: not timer_alive() and not internals.timer_alive(), timeout=10, what="the timer to exit"
+    )
     again = threading.Event()
     hub.call_later(0, again.set)
     assert again.wait(PATIENCE)

@@ -15,6 +15,7 @@ import textwrap
 import threading
 from typing import Any
 
+import internals
 import pytest
 from conftest import PATIENCE, Threads, wait_until
 
@@ -24,7 +25,6 @@ from threadevent import (
     GreenPile,
     GreenPool,
     Timeout,
-    _checkpoint,
     as_completed,
     hub,
     sleep,
@@ -229,7 +229,7 @@ def test_a_timeout_is_per_thread(threads: Threads) -> None:
     """A Timeout armed in one thread never interrupts another thread's waits."""
     release = Event[str]()
     waiter = threads.start(release.wait)
-    wait_until(lambda: release._chain is not None, what="the other thread blocks")
+    wait_until(lambda: internals.waiters(release) == 1, what="the other thread blocks")
     with pytest.raises(Timeout):
         with Timeout(SHORT):
             Event().wait()
@@ -408,7 +408,7 @@ def test_with_timeout_lets_an_outer_timeout_through() -> None:
 def test_bad_arguments_raise_and_arm_nothing(seconds: Any, exception: Any, error: type[Exception]) -> None:
     with pytest.raises(error):
         Timeout(seconds, exception)
-    assert _checkpoint.current_state() is None or _checkpoint.current_state().pending is None  # type: ignore[union-attr]
+    assert internals.pending_interrupts() == 0
 
 
 def test_str_and_repr() -> None:
@@ -427,18 +427,18 @@ def test_str_and_repr() -> None:
 
 
 def test_expire_never_replaces_a_pending_kill_or_an_outer_deadline() -> None:
-    state = _checkpoint.ThreadState()
+    state = internals.ThreadState()
     kill = GreenletExit()
-    _checkpoint.interrupt(state, kill)
-    _checkpoint.expire(state, Timeout(), rank=5, owner=None)
+    internals.interrupt(state, kill)
+    internals.expire(state, Timeout(), rank=5, owner=None)
     assert state.pending is kill
     with state.lock:
         state.take()
     outer, inner = Timeout(), Timeout()
-    _checkpoint.expire(state, inner, rank=7, owner=None)
-    _checkpoint.expire(state, outer, rank=3, owner=None)
+    internals.expire(state, inner, rank=7, owner=None)
+    internals.expire(state, outer, rank=3, owner=None)
     assert state.pending is outer
-    _checkpoint.expire(state, inner, rank=7, owner=None)
+    internals.expire(state, inner, rank=7, owner=None)
     assert state.pending is outer
     with state.lock:
         state.take()

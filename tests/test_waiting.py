@@ -30,14 +30,13 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
+import internals
 import pytest
 from conftest import ITEM_KINDS, PATIENCE, Items, Threads, Worker, parked, run_bounded, wait_until
 from hypothesis import given
 from hypothesis import strategies as st
 
-from threadevent import Event, GreenletExit, _checkpoint, spawn, spawn_after
-from threadevent import waiting as waiting_module
-from threadevent.event import _OutcomeHook, _Waitable
+from threadevent import Event, GreenletExit, GreenThread, spawn, spawn_after
 from threadevent.waiting import as_completed, wait_all, wait_any
 
 KINDS = ITEM_KINDS
@@ -76,18 +75,16 @@ def live_hooks(item: Any) -> int:
     On a Future, whose callbacks cannot be removed: the ones not yet emptied.
     """
     if isinstance(item, Future):
-        with item._condition:  # type: ignore[attr-defined]
-            callbacks = list(item._done_callbacks)  # type: ignore[attr-defined]
-        return sum(1 for cb in callbacks if isinstance(cb, waiting_module._Hook) and cb.watch is not None)
-    assert isinstance(item, _Waitable)
-    return sum(1 for cb in item._callbacks or () if isinstance(cb, _OutcomeHook))
+        return internals.live_future_hooks(item)
+    assert isinstance(item, (Event, GreenThread))
+    return internals.hooks(item)
 
 
 def assert_nothing_left(watched: Sequence[Any]) -> None:
     for item in watched:
         assert live_hooks(item) == 0, f"a callback left behind on {item!r}"
-        if isinstance(item, _Waitable):
-            assert item._callbacks in (None, []), item._callbacks
+        if not isinstance(item, Future):
+            assert internals.callbacks(item) == 0
 
 
 def wait_hooked(watched: Sequence[Any], count: int = 1) -> None:
@@ -102,16 +99,16 @@ class Interruptible:
 
     def __init__(self, call: Callable[[], Any]) -> None:
         self.call = call
-        self.state: _checkpoint.ThreadState | None = None
+        self.state: internals.ThreadState | None = None
         self.ready = threading.Event()
 
     def __call__(self) -> Any:
-        self.state = _checkpoint.current_state(create=True)
+        self.state = internals.current_state(create=True)
         self.ready.set()
         return self.call()
 
     def parked(self) -> bool:
-        return self.state is not None and self.state.parked is not None
+        return self.state is not None and internals.parked(self.state)
 
 
 def drain(watched: Any, timeout: float | None = None) -> tuple[list[Any], bool]:
@@ -159,8 +156,8 @@ def test_wait_any_returns_an_item_done_already_at_once_and_hooks_nothing(items: 
     assert run_bounded(lambda: wait_any(watched)) is done
     assert_nothing_left(watched)
     for item in pending:
-        if isinstance(item, _Waitable):
-            assert item._callbacks is None  # not even hooked and unhooked: nothing was registered
+        if not isinstance(item, Future):
+            assert internals.callbacks(item) == 0  # nothing was registered
 
 
 def test_wait_any_of_several_done_returns_the_first_in_the_order_given(items: Items) -> None:
@@ -248,8 +245,8 @@ def test_bad_timeout_raises_at_the_call_before_waiting(
     with pytest.raises(error, match="timeout"):
         run_bounded(lambda: CALLS[name](watched, timeout))  # must not block first
     for item in watched:
-        if isinstance(item, _Waitable):
-            assert item._callbacks is None  # nothing was hooked before the check
+        if not isinstance(item, Future):
+            assert internals.callbacks(item) == 0  # nothing was hooked before the check
         else:
             assert item._done_callbacks == []  # type: ignore[attr-defined]
     # Also when something is done already: bad input is bad input.
@@ -494,7 +491,7 @@ def test_as_completed_counts_its_timeout_from_the_call(items: Items, monkeypatch
     # concurrent.futures.as_completed documents "timeout seconds from the original call".  A fake
     # clock: if the deadline were taken at the first step instead, that step would block (and hang).
     clock = [1000.0]
-    monkeypatch.setattr(waiting_module, "_monotonic", lambda: clock[0])
+    internals.fake_clock(monkeypatch, clock)
     watched = items.mix()
     gen = as_completed(watched, 10)
     clock[0] += 11
@@ -509,7 +506,7 @@ def test_as_completed_yields_what_completed_in_time_however_slow_the_loop(
     # What completed is yielded even if the loop only asks for it after the deadline; the
     # TimeoutError is for the items that did not complete.
     clock = [1000.0]
-    monkeypatch.setattr(waiting_module, "_monotonic", lambda: clock[0])
+    internals.fake_clock(monkeypatch, clock)
     watched = items.mix()
     gen = as_completed(watched, 10)
     items.finish(watched[2])
@@ -595,7 +592,7 @@ def test_an_interrupt_of_a_blocked_thread_raises_there_and_unhooks(
     wait_until(lambda: body.parked() and all(live_hooks(i) == 1 for i in watched), what="blocked")
     error = InterruptError("stop")
     assert body.state is not None
-    _checkpoint.interrupt(body.state, error)
+    internals.interrupt(body.state, error)
     assert worker.exception() is error
     assert_nothing_left(watched)
 
@@ -608,9 +605,9 @@ def test_an_interrupt_pending_before_the_call_raises_even_if_an_item_is_done(ite
     error = InterruptError("pending")
 
     def body() -> Any:
-        state = _checkpoint.current_state(create=True)
+        state = internals.current_state(create=True)
         assert state is not None
-        _checkpoint.interrupt(state, error)
+        internals.interrupt(state, error)
         try:
             CALLS[name](watched)
         except InterruptError as exc:
@@ -636,12 +633,12 @@ def test_every_step_of_as_completed_is_a_checkpoint(items: Items, after: int) ->
     seen: list[Any] = []
 
     def body() -> None:
-        state = _checkpoint.current_state(create=True)
+        state = internals.current_state(create=True)
         assert state is not None
         for item in as_completed([*watched, pending_item]):
             seen.append(item)
             if len(seen) == after:
-                _checkpoint.interrupt(state, error)
+                internals.interrupt(state, error)
 
     with pytest.raises(InterruptError) as raised:
         run_bounded(body)
@@ -656,22 +653,24 @@ def test_a_spurious_wake_up_does_not_end_the_wait(
     # A release of the private lock without a completion (what a withdrawn interrupt leaves) sends
     # the waiter back to sleep.
     blocks: list[int] = []
-    real_block = _checkpoint.block
+    real_block = internals.real_block
 
     def counting_block(lock: Any, timeout: float) -> bool:
         blocks.append(threading.get_ident())
         return real_block(lock, timeout)
 
-    monkeypatch.setattr(waiting_module, "_block", counting_block)
+    internals.patch_block(monkeypatch, counting_block)
     watched = items.mix()
     body = Interruptible(lambda: wait_any(watched))
     worker = threads.start(body)
-    wait_until(lambda: body.parked() and len(blocks) == 1, what="wait_any blocked")
+    # Counted in the waiting thread only: the greenthread items block too.
+    wait_until(lambda: body.parked() and blocks.count(worker.ident) == 1, what="wait_any blocked")
     assert body.state is not None
-    with body.state.lock:
-        assert body.state.parked is not None
-        _checkpoint.release(body.state.parked)
-    wait_until(lambda: worker.finished.is_set() or (len(blocks) == 2 and body.parked()), what="blocked again")
+    internals.wake_spuriously(body.state)
+    wait_until(
+        lambda: worker.finished.is_set() or (blocks.count(worker.ident) == 2 and body.parked()),
+        what="blocked again",
+    )
     assert not worker.finished.is_set(), worker.value
     items.complete(watched[2])
     assert worker.result() is watched[2]
@@ -692,8 +691,8 @@ def test_after_a_spurious_wake_up_only_the_rest_of_the_timeout_is_waited(
         clock[0] += max(timeout, 0.0)
         return False
 
-    monkeypatch.setattr(waiting_module, "_block", fake_block)
-    monkeypatch.setattr(waiting_module, "_monotonic", lambda: clock[0])
+    internals.patch_block(monkeypatch, fake_block)
+    internals.fake_clock(monkeypatch, clock)
     watched = items.mix()
     assert wait_any(watched, 10.0) is None
     assert timeouts[0] == 10.0

@@ -8,6 +8,28 @@ checkpoint, after the blocking call has cleaned up after itself.  No polling is 
 A thread that nobody can interrupt has no ``ThreadState`` at all, so plain threads pay nothing but one
 thread-local lookup on the blocking path, and the non-blocking paths pay one list read
 (``PENDING[0]``, the number of threads with an interrupt waiting to be raised).
+
+This module is the whole interrupt protocol: other modules call the functions and methods below and
+never read a ``ThreadState``'s fields.  It imports nothing else of threadevent's, so every module may
+import it.
+
+The interrupt state of one thread (its ``ThreadState``), guarded by ``ThreadState.lock``:
+
+    owner     the greenthread whose function runs here (None between functions, or in a plain
+              thread): kills and deadlines aimed at another greenthread find it gone and do nothing.
+    pending   an exception waiting to be raised at the current or next checkpoint.
+    parked    the lock the thread sleeps on inside a checkpoint, if it does: an interrupt releases it.
+    unsettled a kill raised asynchronously, until the next checkpoint settles whether it arrived.
+
+    CLEAR ---interrupt/expire/kill--> PENDING ---checkpoint raises it--> CLEAR
+                                      PENDING ---withdraw (Timeout.cancel)--> CLEAR
+    CLEAR ---kill, busy in user code--> UNSETTLED (sent with PyThreadState_SetAsyncExc)
+                                      UNSETTLED ---next checkpoint: being handled--> CLEAR
+                                      UNSETTLED ---next checkpoint: lost or caught--> raised again, CLEAR
+    any   ---leave (the function ended)--> CLEAR, owner None
+
+``PENDING[0]`` counts the threads that are PENDING or UNSETTLED, so that the non-blocking checkpoints
+know when to look.
 """
 
 from __future__ import annotations
@@ -17,19 +39,30 @@ import os
 import sys
 import threading
 from _thread import LockType, allocate_lock
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 __all__ = [
     "PENDING",
+    "GreenletExit",
     "ThreadState",
     "block",
     "check",
+    "current_owner",
     "current_state",
     "expire",
     "interrupt",
+    "kill",
     "release",
+    "runs_user_code",
     "withdraw",
 ]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class GreenletExit(BaseException):
+    """The default exception of ``kill()`` and ``cancel()``; a ``BaseException``, as in greenlet."""
 
 #: How many threads have an interrupt recorded and not yet raised.  A list so that readers can import
 #: it once; only ever changed while ``_pending_lock`` is held, and always inline, right beside the
@@ -93,6 +126,49 @@ class ThreadState:
                 PENDING[0] -= 1
         return exc
 
+    def enter(self, owner: object) -> None:
+        """The greenthread ``owner`` starts its function here: kills aimed at it may land from now on."""
+        # No lock: a killer that still reads the old owner does nothing yet, and tries again.
+        self.owner = owner
+
+    def leave(self) -> None:
+        """The function has ended: from now on, no interrupt aimed at it is sent and none stays pending.
+
+        An asynchronous exception sent just before may still have been raised in the caller's own code
+        before this call took the lock: callers run it in a retry loop until it returns.
+        """
+        with self.lock:
+            self.owner = None
+            self.killing = None
+            self.expired = None
+            if self.pending is not None:
+                self.take()  # a kill that came too late must not hit the thread's next task
+            if self.async_sent is not None:
+                self.async_sent = None
+                _set_async_exc(self.ident, None)
+            if self.unsettled is not None:
+                _settled(self)
+
+    def failure(self, exc: BaseException) -> BaseException:
+        """What a function that raised ``exc`` here failed with: the kill's own instance if ``exc`` is
+        the copy of a kill that the interpreter raised asynchronously, else ``exc``."""
+        sent, kind = self.async_sent, self.async_kind
+        # A stand-in class, or the kill's own class raised bare (not the function's own error of that
+        # class): CPython raises a class, so the copy is a fresh instance without arguments.
+        stand_in_or_bare = kind is not type(sent) or not exc.args
+        if sent is not None and exc is not sent and exc.__class__ is kind and stand_in_or_bare:
+            return sent
+        return exc
+
+    def aimed_here(self, error: BaseException) -> bool:
+        """Whether ``error`` is an interrupt aimed at this thread's greenthread (its kill or its
+        expired deadline) rather than an error of the code it ran."""
+        return error is self.killing or error is self.async_sent or error is self.expired
+
+    def is_parked(self) -> bool:
+        """Whether the thread is blocked inside a checkpoint right now."""
+        return self.parked is not None
+
 
 _local = _Local()
 
@@ -103,6 +179,12 @@ def current_state(create: bool = False) -> ThreadState | None:
     if state is None and create:
         state = _local.state = ThreadState()
     return state
+
+
+def current_owner() -> object:
+    """The greenthread running in the calling thread, or None."""
+    state = _local.state
+    return None if state is None else state.owner
 
 
 def release(lock: LockType) -> None:
@@ -207,25 +289,6 @@ def _set_pending(state: ThreadState, exc: BaseException) -> None:
     state.pending = exc
 
 
-def leave_user_code(state: ThreadState) -> None:
-    """The function has ended: from now on, no interrupt aimed at it is sent and none stays pending.
-
-    An asynchronous exception sent just before may still have been raised in the caller's own code
-    before this call took the lock: callers run it in a retry loop until it returns.
-    """
-    with state.lock:
-        state.owner = None
-        state.killing = None
-        state.expired = None
-        if state.pending is not None:
-            state.take()  # a kill that came too late must not hit the thread's next task
-        if state.async_sent is not None:
-            state.async_sent = None
-            _set_async_exc(state.ident, None)
-        if state.unsettled is not None:
-            _settled(state)
-
-
 def _in_threadevent(ident: int) -> bool:
     """Whether the thread is inside threadevent's own code right now, at any depth.
 
@@ -244,9 +307,19 @@ def _in_threadevent(ident: int) -> bool:
     return False
 
 
-#: The code of threadevent's functions that call the user's code, where that code may be interrupted:
-#: they are written to unwind cleanly from an exception raised in what they call.
+#: The code of threadevent's functions that call the user's code, where that code may be interrupted.
 RUNNERS: set[Any] = set()
+
+
+def runs_user_code(func: _F) -> _F:
+    """Mark ``func`` as calling the user's code: a kill may be raised asynchronously while it runs.
+
+    Everywhere else in threadevent an asynchronous kill is held back for the next checkpoint, so that
+    no bookkeeping is cut in half; a function marked so is written to unwind cleanly from an exception
+    raised anywhere in it or in what it calls.
+    """
+    RUNNERS.add(func.__code__)
+    return func
 
 
 def _async_type(exc: BaseException) -> type[BaseException]:
@@ -270,9 +343,7 @@ def _async_type(exc: BaseException) -> type[BaseException]:
     try:
         stand_in()
     except Exception:
-        from threadevent.greenthread import GreenletExit
-
-        return GreenletExit  # type: ignore[no-any-return,unused-ignore]
+        return GreenletExit
     return stand_in
 
 

@@ -6,16 +6,26 @@ import contextvars
 import functools
 import logging
 import threading
-from _thread import allocate_lock as _allocate_lock
+from _thread import allocate_lock
 from collections.abc import Callable
-from time import monotonic as _monotonic
+from time import monotonic
 from time import sleep as _time_sleep
 from typing import Any, Generic, TypeVar
 
-from threadevent import _checkpoint, hub
-from threadevent._checkpoint import PENDING as _PENDING
-from threadevent._checkpoint import ThreadState
-from threadevent.event import _as_exception, _check_timeout, _Outcome, _Waitable
+from threadevent import hub
+from threadevent._api import Outcome, as_exception, check_timeout
+from threadevent._checkpoint import (
+    PENDING,
+    GreenletExit,
+    ThreadState,
+    block,
+    check,
+    current_owner,
+    current_state,
+    runs_user_code,
+)
+from threadevent._checkpoint import kill as deliver_kill
+from threadevent._waitable import Waitable
 
 __all__ = ["GreenThread", "GreenletExit", "getcurrent", "kill", "sleep", "spawn", "spawn_after", "spawn_n"]
 
@@ -28,10 +38,6 @@ _T = TypeVar("_T")
 _KILL_RETRY = 0.005
 
 
-class GreenletExit(BaseException):
-    """The default exception of ``kill()`` and ``cancel()``; a ``BaseException``, as in greenlet."""
-
-
 class _Current(threading.local):
     #: The greenthreads whose links this thread is running, by id, each with the links queued behind.
     running_links: dict[int, list[list[Any]]] | None = None
@@ -42,11 +48,10 @@ _current = _Current()
 
 def getcurrent() -> GreenThread[Any] | None:
     """The greenthread running in the calling thread, or None in a thread that is not one."""
-    state = _checkpoint.current_state()
-    return None if state is None else state.owner  # type: ignore[return-value]
+    return current_owner()  # type: ignore[return-value]
 
 
-class GreenThread(_Waitable[_T]):
+class GreenThread(Waitable[_T]):
     """A function running on a worker thread of the hub, and the outcome it will have.
 
     ``spawn(func, ...)`` makes one; ``wait()`` returns what ``func`` returned or raises what it raised,
@@ -72,12 +77,7 @@ class GreenThread(_Waitable[_T]):
         kwargs: dict[str, Any],
         context: contextvars.Context,
     ) -> None:
-        # _Waitable.__init__, inlined: spawn() is a hot path.
-        self._lock = _allocate_lock()
-        self._outcome = None
-        self._chain = None
-        self._callbacks = None
-        self._retrieved = False
+        Waitable.__init__(self)
         self._func: Callable[..., _T] | None = func
         self._args: tuple[Any, ...] | None = args
         self._kwargs: dict[str, Any] | None = kwargs
@@ -89,44 +89,53 @@ class GreenThread(_Waitable[_T]):
 
     # -- running, on a worker thread -------------------------------------------------------------
 
+    @runs_user_code
     def _run(self) -> None:
         """The hub task: run the function once, publish its outcome, leave the worker clean."""
         try:
             self._unclaimed.pop()  # atomic: exactly one of _run() and cancel() gets past this
         except IndexError:
             return  # cancelled before a worker got to it
-        state = _checkpoint._local.state or _checkpoint.current_state(create=True)
+        state = current_state(create=True)
         assert state is not None
         self._state = state
-        func, args, kwargs, context = self._func, self._args, self._kwargs, self._context
-        # Drop what the function holds once it has run, as a finished thread would.
-        self._func = self._args = self._kwargs = self._context = None
-        assert func is not None and args is not None and kwargs is not None and context is not None
-        outcome: _Outcome | None = None
+        func, args, kwargs, context = self._take_call()
+        outcome: Outcome | None = None
         while True:
-            # An asynchronous kill may land anywhere until leave_user_code() has run, including in
-            # this loop rather than in the function: whatever it interrupts, it becomes the outcome
-            # (unless the function's own outcome was already in hand) and the loop tries again.
+            # An asynchronous kill may land anywhere until leave() has run, including in this loop
+            # rather than in the function: whatever it interrupts, it becomes the outcome (unless the
+            # function's own outcome was already in hand) and the loop tries again.
             try:
                 if outcome is None:
-                    # Kills aimed at this greenthread may land from here on, asynchronously too.  No
-                    # lock: a killer that reads the old owner does nothing yet, and tries again.
-                    state.owner = self
+                    state.enter(self)
                     try:
                         outcome = (context.run(func, *args, **kwargs), None, None)
                     except BaseException as exc:
-                        outcome = _failure(state, exc)
-                _checkpoint.leave_user_code(state)
+                        outcome = _failed(state, exc)
+                state.leave()
                 break
             except BaseException as exc:
                 if outcome is None:
-                    outcome = _failure(state, exc)
+                    outcome = _failed(state, exc)
         self._state = None
+        self._publish(outcome)
+
+    def _take_call(self) -> tuple[Callable[..., _T], tuple[Any, ...], dict[str, Any], contextvars.Context]:
+        """The call to make, dropped from the greenthread: once it has run, nothing keeps it alive."""
+        func, args, kwargs, context = self._func, self._args, self._kwargs, self._context
+        self._func = self._args = self._kwargs = self._context = None
+        assert func is not None and args is not None and kwargs is not None and context is not None
+        return func, args, kwargs, context
+
+    def _publish(self, outcome: Outcome, retrieved: bool = False) -> None:
+        """Send the function's outcome; ``retrieved``: someone else raises its exception."""
         result, error, tb = outcome
         if error is None:
             self._send(result)
             return
-        if not isinstance(error, GreenletExit):  # a kill or a cancel is no error to report
+        if retrieved:
+            self._retrieved = True
+        elif not isinstance(error, GreenletExit):  # a kill or a cancel is no error to report
             # Only now does it need a __del__ (to log an exception nobody retrieved): a class with one
             # costs every collected greenthread a call, so only the failed ones switch to it.
             self.__class__ = _FailedGreenThread
@@ -164,7 +173,7 @@ class GreenThread(_Waitable[_T]):
                         return True
         return False
 
-    def _run_callbacks(self, callbacks: list[Any], outcome: _Outcome) -> None:
+    def _run_callbacks(self, callbacks: list[Any], outcome: Outcome) -> None:
         # A link that links more to this same greenthread must not recurse: while a thread runs this
         # greenthread's links, new ones join its queue and run after the current one.  Links of other
         # greenthreads run at once, so that a link may wait for what another one does.
@@ -178,14 +187,14 @@ class GreenThread(_Waitable[_T]):
             return
         queue = running[key] = []
         try:
-            _Waitable._run_callbacks(self, callbacks, outcome)
+            Waitable._run_callbacks(self, callbacks, outcome)
             while queue:
-                _Waitable._run_callbacks(self, queue.pop(0), outcome)
+                Waitable._run_callbacks(self, queue.pop(0), outcome)
         finally:
             try:
                 # Only reached with links queued if a BaseException escaped one: those still run once.
                 while queue:
-                    _Waitable._run_callbacks(self, queue.pop(0), outcome)
+                    Waitable._run_callbacks(self, queue.pop(0), outcome)
             finally:
                 del running[key]
 
@@ -194,7 +203,7 @@ class GreenThread(_Waitable[_T]):
     def cancel(self, *throw_args: Any) -> bool:
         """Stop it if it has not started: it never runs, waiters raise ``throw_args`` (default
         ``GreenletExit``), links run; return True.  Otherwise no effect; return False."""
-        exc, tb = _as_exception(throw_args if throw_args else (GreenletExit,))
+        exc, tb = as_exception(throw_args if throw_args else (GreenletExit,))
         try:
             self._unclaimed.pop()
         except IndexError:
@@ -214,7 +223,7 @@ class GreenThread(_Waitable[_T]):
         an exception raised in a ``__del__`` or a gc callback.  From inside itself: raised here.
         Ended: no effect.
         """
-        exc, tb = _as_exception(throw_args if throw_args else (GreenletExit,))
+        exc, tb = as_exception(throw_args if throw_args else (GreenletExit,))
         if getcurrent() is self:
             raise exc.with_traceback(tb)
         if self.cancel(exc.with_traceback(tb)):
@@ -223,7 +232,7 @@ class GreenThread(_Waitable[_T]):
         # quite started, or it is busy in threadevent's own code outside any checkpoint.
         while True:
             state = self._state
-            if state is not None and not _checkpoint.kill(state, exc, self):
+            if state is not None and not deliver_kill(state, exc, self):
                 break
             if self._wait(_KILL_RETRY) is not None:
                 return  # it ended meanwhile
@@ -254,17 +263,10 @@ class _FailedGreenThread(GreenThread[_T]):
             )
 
 
-def _failure(state: ThreadState, exc: BaseException) -> _Outcome:
-    """The outcome of a function that raised ``exc``."""
-    sent, kind = state.async_sent, state.async_kind
-    # A stand-in class, or the kill's own class raised bare (not the function's own error of that class).
-    stand_in_or_bare = kind is not type(sent) or not exc.args
-    if sent is not None and exc is not sent and exc.__class__ is kind and stand_in_or_bare:
-        # A kill raised asynchronously arrives as a fresh instance of its class (CPython raises a
-        # class), or of a stand-in subclass if that class needs arguments: the waiters get the
-        # instance that kill() was given.
-        return (None, sent, exc.__traceback__)
-    return (None, exc, exc.__traceback__)
+def _failed(state: ThreadState | None, exc: BaseException) -> Outcome:
+    """The outcome of a function that raised ``exc`` (the kill's own instance, if ``exc`` is its copy)."""
+    error = exc if state is None else state.failure(exc)
+    return (None, error, exc.__traceback__)
 
 
 class _Link(Generic[_T]):
@@ -277,6 +279,7 @@ class _Link(Generic[_T]):
         self.args = args
         self.kwargs = kwargs
 
+    @runs_user_code
     def __call__(self, greenthread: GreenThread[_T]) -> None:
         self.func(greenthread, *self.args, **self.kwargs)
 
@@ -291,10 +294,6 @@ class _Link(Generic[_T]):
     __hash__ = None  # type: ignore[assignment]
 
 
-_checkpoint.RUNNERS.add(GreenThread._run.__code__)
-_checkpoint.RUNNERS.add(_Link.__call__.__code__)
-
-
 # -- the spawn family --------------------------------------------------------------------------------
 
 
@@ -306,10 +305,10 @@ def spawn(func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> GreenThread[
     """
     if not callable(func):
         raise TypeError(f"spawn() needs a callable, not {type(func).__name__}")
-    if _PENDING[0]:
+    if PENDING[0]:
         # A kill held back while this greenthread ran threadevent's code lands here at the latest:
         # a loop of spawns reaches no blocking checkpoint.
-        _checkpoint.check()
+        check()
     greenthread = GreenThread(func, args, kwargs, contextvars.copy_context())
     hub.submit(greenthread._run)
     return greenthread
@@ -323,8 +322,8 @@ def spawn_n(func: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
     """
     if not callable(func):
         raise TypeError(f"spawn_n() needs a callable, not {type(func).__name__}")
-    if _PENDING[0]:
-        _checkpoint.check()  # as in spawn()
+    if PENDING[0]:
+        check()  # as in spawn()
     hub.submit(functools.partial(contextvars.copy_context().run, func, *args, **kwargs))
 
 
@@ -335,7 +334,7 @@ def spawn_after(seconds: float, func: Callable[..., _T], /, *args: Any, **kwargs
     """
     if not callable(func):
         raise TypeError(f"spawn_after() needs a callable, not {type(func).__name__}")
-    delay = _check_timeout(seconds)
+    delay = check_timeout(seconds, "seconds", none_ok=False)
     greenthread = GreenThread(func, args, kwargs, contextvars.copy_context())
     if delay < 0.0:
         return greenthread  # later than any clock reaches: it waits, for cancel() or kill(), for ever
@@ -358,20 +357,20 @@ def sleep(seconds: float = 0) -> None:
     Negative means 0.  Unlike eventlet, ``sleep(0)`` does not run the other greenthreads first: they run
     in parallel anyway.
     """
-    delay = _check_timeout(seconds)
+    delay = check_timeout(seconds, "seconds", none_ok=False)
     if delay == 0.0:
-        _checkpoint.check()
+        check()
         _time_sleep(0)
         return
-    lock = _allocate_lock()
+    lock = allocate_lock()
     lock.acquire()  # nobody else ever releases it: only an interrupt ends the wait early
     if delay < 0.0:  # longer than any lock timeout: for ever
         while True:
-            _checkpoint.block(lock, -1.0)
-    deadline = _monotonic() + delay
+            block(lock, -1.0)
+    deadline = monotonic() + delay
     # block() returns True only after an interrupt that was withdrawn before we woke: sleep on.
-    while _checkpoint.block(lock, delay):
-        delay = deadline - _monotonic()
+    while block(lock, delay):
+        delay = deadline - monotonic()
         if delay <= 0.0:
             return
 
@@ -381,24 +380,30 @@ def kill(greenthread: GreenThread[Any], *throw_args: Any) -> None:
     greenthread.kill(*throw_args)
 
 
-def _run_inline(greenthread: GreenThread[Any]) -> BaseException | None:
+# -- the internal API of GreenPool and its imap: plain names, not exported -------------------------------
+
+
+def launch(greenthread: GreenThread[Any]) -> None:
+    """Hand a greenthread made with ``GreenThread(...)`` to the hub (``RuntimeError``: no thread)."""
+    hub.submit(greenthread._run)
+
+
+@runs_user_code
+def run_inline(greenthread: GreenThread[Any]) -> BaseException | None:
     """Run a greenthread that was never started in the calling thread, now; publish its outcome.
 
     For ``GreenPool.spawn`` re-entered from one of the pool's own greenthreads while the pool is full:
     waiting for a slot that only the caller could free would deadlock.  The thread's ``ThreadState`` is
-    left alone (``state.owner`` stays the greenthread the caller runs), so a kill aimed at that one
-    still lands inside the function, at a checkpoint or asynchronously.  Such a kill, and anything else
-    aimed at the caller rather than raised by the function (an expired Timeout, even one raising an
+    left alone (its owner stays the greenthread the caller runs), so a kill aimed at that one still lands
+    inside the function, at a checkpoint or asynchronously.  Such a kill, and anything else aimed at
+    the caller rather than raised by the function (an expired Timeout, even one raising an
     ``Exception``; anything that is not an ``Exception``: Ctrl-C), is the greenthread's outcome and is
     also returned, for the caller to raise.
     """
     greenthread._unclaimed.pop()  # nobody else has it yet: it cannot have been claimed
-    func, args, kwargs = greenthread._func, greenthread._args, greenthread._kwargs
-    context = greenthread._context
-    greenthread._func = greenthread._args = greenthread._kwargs = greenthread._context = None
-    assert func is not None and args is not None and kwargs is not None and context is not None
-    state = _checkpoint._local.state
-    outcome: _Outcome | None = None
+    func, args, kwargs, context = greenthread._take_call()
+    state = current_state()
+    outcome: Outcome | None = None
     escaping: BaseException | None = None
     while True:
         # A kill sent asynchronously may land in this function's own code too (it is a runner): whatever
@@ -408,28 +413,19 @@ def _run_inline(greenthread: GreenThread[Any]) -> BaseException | None:
                 try:
                     outcome = (context.run(func, *args, **kwargs), None, None)
                 except BaseException as exc:
-                    outcome = (None, exc, exc.__traceback__) if state is None else _failure(state, exc)
-                    error = outcome[1]
-                    if not isinstance(error, Exception) or (
-                        state is not None
-                        and (error is state.killing or error is state.async_sent or error is state.expired)
-                    ):
-                        escaping = exc
+                    outcome = _failed(state, exc)
+                    escaping = exc if _escapes(state, outcome[1]) else None
             if greenthread._outcome is None:
-                result, error, tb = outcome
-                if error is None:
-                    greenthread._send(result)
-                else:
-                    if escaping is not None:
-                        greenthread._retrieved = True  # the caller raises it: nothing to log
-                    elif not isinstance(error, GreenletExit):
-                        greenthread.__class__ = _FailedGreenThread
-                    greenthread._send(None, (type(error), error, tb))
+                greenthread._publish(outcome, retrieved=escaping is not None)
             return escaping
         except BaseException as exc:
             if outcome is None:
-                outcome = (None, exc, exc.__traceback__) if state is None else _failure(state, exc)
+                outcome = _failed(state, exc)
             escaping = exc
 
 
-_checkpoint.RUNNERS.add(_run_inline.__code__)
+def _escapes(state: ThreadState | None, error: BaseException | None) -> bool:
+    """Whether a failure of an inline call is the caller's too: aimed at it, or not an ``Exception``."""
+    return not isinstance(error, Exception) or (
+        state is not None and error is not None and state.aimed_here(error)
+    )

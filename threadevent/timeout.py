@@ -8,7 +8,9 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
-from threadevent import _checkpoint, hub
+from threadevent import hub
+from threadevent._api import check_delay
+from threadevent._checkpoint import ThreadState, current_owner, current_state, expire, withdraw
 
 __all__ = ["Timeout", "with_timeout"]
 
@@ -27,16 +29,16 @@ class _Arming:
 
     __slots__ = ("exc", "handle", "owner", "rank", "state")
 
-    def __init__(self, state: _checkpoint.ThreadState, exc: BaseException) -> None:
+    def __init__(self, state: ThreadState, exc: BaseException, owner: object) -> None:
         self.state = state
         self.exc = exc
-        self.owner = state.owner
+        self.owner = owner
         self.rank = next(_ranks)
         self.handle: hub.TimerHandle | None = None
 
     def fire(self) -> None:
         # In the timer thread: it must be quick, and it must not raise.
-        _checkpoint.expire(self.state, self.exc, self.rank, self.owner)
+        expire(self.state, self.exc, self.rank, self.owner)
 
 
 def _check_exception(exception: object) -> None:
@@ -90,8 +92,9 @@ class Timeout(BaseException):
         seconds: float | None = None,
         exception: BaseException | type[BaseException] | bool | None = None,
     ) -> None:
-        # The hub checks delays for every timer: the same TypeError/ValueError, negatives meaning now.
-        checked = None if seconds is None else hub._check_delay(seconds)
+        # Checked as every timer's delay: the same TypeError/ValueError, negatives meaning now, and
+        # ``inf`` (or an int too large for a float) meaning never.
+        checked = None if seconds is None else check_delay(seconds)
         _check_exception(exception)
         super().__init__(seconds, exception)
         self.seconds = seconds
@@ -117,9 +120,9 @@ class Timeout(BaseException):
             exc = exception
         else:
             exc = exception()
-        state = _checkpoint.current_state(create=True)
+        state = current_state(create=True)
         assert state is not None
-        arming = _Arming(state, exc)
+        arming = _Arming(state, exc, current_owner())
         arming.handle = hub.call_later(seconds, arming.fire)
         self._arming = arming
         return self
@@ -128,7 +131,7 @@ class Timeout(BaseException):
     def pending(self) -> bool:
         """True while armed and not yet fired (nor cancelled)."""
         arming = self._arming
-        return arming is not None and arming.handle is not None and arming.handle._fn is not None
+        return arming is not None and arming.handle is not None and arming.handle.pending
 
     def cancel(self) -> None:
         """Disarm: the deadline will not fire, and one that fired but was not raised yet never will be.
@@ -142,7 +145,7 @@ class Timeout(BaseException):
         if arming.handle is not None:
             arming.handle.cancel()
         # It may have fired a moment ago: its exception must not reach a later checkpoint.
-        _checkpoint.withdraw(arming.state, arming.exc)
+        withdraw(arming.state, arming.exc)
 
     @property
     def is_timeout(self) -> bool:

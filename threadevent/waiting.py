@@ -1,7 +1,7 @@
 """Waiting on many: ``wait_any``, ``wait_all`` and ``as_completed`` over Events, GreenThreads and Futures.
 
-Each call hooks a done-callback onto every item it watches; the callbacks release a lock private to the
-call, on which the calling thread blocks.  Nothing polls.  Whatever ends the call (a completion, the
+Each call hooks a done-callback onto every item it watches; the callbacks unpark the calling thread,
+parked in a ``ParkingLot`` private to the call.  Nothing polls.  Whatever ends the call (a completion, the
 timeout, a kill or an expired Timeout of the calling thread, Ctrl-C) takes its callbacks off the Events
 and GreenThreads again.  A ``concurrent.futures.Future`` has no public way to remove a callback: there the
 callback stays, emptied, holding no reference to the call that left it (a small object per call on each
@@ -15,23 +15,22 @@ from __future__ import annotations
 
 from _thread import allocate_lock
 from collections.abc import Generator, Iterable, Iterator
-from time import monotonic as _monotonic
+from time import monotonic
 from typing import TYPE_CHECKING, Any, TypeVar, Union, overload
 
-from threadevent import _checkpoint
-from threadevent._checkpoint import PENDING as _PENDING
-from threadevent._checkpoint import block as _block
-from threadevent._checkpoint import release as _release
-from threadevent.event import _TIMEOUT_MAX, TimeoutExpired, _check_timeout, _OutcomeHook, _Waitable
+from threadevent._api import TIMEOUT_MAX, OutcomeHook, TimeoutExpired, check_timeout
+from threadevent._checkpoint import PENDING, check
+from threadevent._parking import ParkingLot
+from threadevent._waitable import Waitable, add_hook, remove_hook
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
 __all__ = ["as_completed", "wait_all", "wait_any"]
 
-#: What the functions here watch: an Event, a GreenThread (any ``_Waitable``) or a ``concurrent.futures``
+#: What the functions here watch: an Event, a GreenThread (any ``Waitable``) or a ``concurrent.futures``
 #: Future, in any mix.
-_Item = Union["_Waitable[Any]", "Future[Any]"]  # a runtime alias: ``|`` does not take strings
+_Item = Union["Waitable[Any]", "Future[Any]"]  # a runtime alias: ``|`` does not take strings
 _I = TypeVar("_I", bound=_Item)
 
 # Two signatures: items of one type come back typed as such; a mix (whose list a type checker widens to
@@ -71,8 +70,8 @@ def wait_any(items: Iterable[_Item], timeout: float | None = None) -> _Item | No
     seconds = _seconds(timeout)
     watched = _distinct(items, "wait_any")
     deadline = _deadline(seconds)
-    if _PENDING[0]:
-        _checkpoint.check()
+    if PENDING[0]:
+        check()
     for item in watched:
         if item.done():
             return item
@@ -106,8 +105,8 @@ def wait_all(items: Iterable[_Item], timeout: float | None = None) -> bool:
     seconds = _seconds(timeout)
     watched = _distinct(items, "wait_all")
     deadline = _deadline(seconds)
-    if _PENDING[0]:
-        _checkpoint.check()
+    if PENDING[0]:
+        check()
     pending = [index for index, item in enumerate(watched) if not item.done()]
     if not pending:
         return True
@@ -176,12 +175,12 @@ def _completions(watched: list[_I], deadline: float, timeout: float | None) -> G
         watch.hook(pending)
         # Every step is a checkpoint, also one that has an item at hand: a kill lands between two items.
         for index in done:
-            if _PENDING[0]:
-                _checkpoint.check()
+            if PENDING[0]:
+                check()
             yield watched[index]
         for left in range(len(pending), 0, -1):
-            if _PENDING[0]:
-                _checkpoint.check()
+            if PENDING[0]:
+                check()
             completed = watch.next(deadline)
             if completed is None:
                 raise TimeoutExpired(
@@ -209,87 +208,95 @@ class _Hook:
         self.index = index
 
     def __call__(self, _: object) -> None:
-        # Runs in the completing thread, perhaps after the call it served has returned: then the list
-        # and lock it touches are garbage, which is harmless.
+        # Runs in the completing thread, perhaps after the call it served has returned: then the watch
+        # it touches is garbage, which is harmless.
         watch = self.watch
         if watch is not None:
-            watch.completed.append(self.index)  # before the release: the waiter finds it once awake
-            _release(watch.lock)
+            with watch.lock:
+                watch.completed.append(self.index)
+                watch.lot.unpark()
 
 
 class _Watch:
-    """The state of one wait-on-many call: its hooks, what completed, and the lock its thread sleeps on.
+    """The state of one wait-on-many call: its hooks, what completed, and where its thread parks.
 
-    Used by one thread (the caller) except for ``completed`` and ``lock``, which the hooks touch from
-    the completing threads: ``completed`` only grows, by atomic appends; ``lock`` is held except while
-    a completion not yet seen may be waiting in ``completed``.
+    Used by one thread (the caller) except for ``completed`` and ``lot``, which the hooks touch from
+    the completing threads, under ``lock``.
     """
 
-    __slots__ = ("completed", "cursor", "hooks", "items", "lock", "reported")
+    __slots__ = ("completed", "cursor", "hooks", "items", "lock", "lot", "reported")
 
     def __init__(self, items: list[Any]) -> None:
         self.items = items
         self.lock = allocate_lock()
-        self.lock.acquire()
+        self.lot = ParkingLot(self.lock)
         #: Indexes of items, in the order their hooks fired; may hold an index twice (see ``hook``).
         self.completed: list[int] = []
         self.cursor = 0
         self.reported = bytearray(len(items))
-        self.hooks: list[tuple[_Hook, _OutcomeHook | None]] = []
+        self.hooks: list[tuple[_Hook, OutcomeHook | None]] = []
 
     def hook(self, indexes: Iterable[int]) -> None:
         """Hook a done-callback onto each of ``items[indexes]``."""
         for index in indexes:
             item = self.items[index]
             hook = _Hook(self, index)
-            if isinstance(item, _Waitable):
-                outcome_hook = _OutcomeHook(hook)
+            if isinstance(item, Waitable):
+                outcome_hook = OutcomeHook(hook)
                 self.hooks.append((hook, outcome_hook))  # listed first: unhook() must find it
-                item._add(outcome_hook)
+                add_hook(item, outcome_hook)
             else:
                 self.hooks.append((hook, None))
                 item.add_done_callback(hook)
             if item.done():
-                # Done before, or just after, the hook went on.  On an item already done, _add() may
-                # not call the hook at once (a GreenThread defers it while this thread runs callbacks),
-                # so record it here; next() skips the duplicate when the hook fires too.
-                self.completed.append(index)
+                # Done before, or just after, the hook went on.  On an item already done, add_hook()
+                # may not call the hook at once (a GreenThread defers it while this thread runs
+                # callbacks), so record it here; next() skips the duplicate when the hook fires too.
+                with self.lock:
+                    self.completed.append(index)
 
     def unhook(self) -> None:
         """Take every hook off again (a Future's stays, emptied)."""
         for hook, outcome_hook in self.hooks:
             hook.watch = None
             if outcome_hook is not None:
-                self.items[hook.index]._remove_hook(outcome_hook)
+                remove_hook(self.items[hook.index], outcome_hook)
 
     def next(self, deadline: float) -> int | None:
         """The index of the next completed item not reported yet; None once ``deadline`` (-1: none)
-        has passed with nothing completed.  Blocks in a checkpoint."""
+        has passed with nothing completed.  Parks in a checkpoint."""
         timeout = -1.0
         while True:
-            completed = self.completed
-            while self.cursor < len(completed):
-                index = completed[self.cursor]
-                self.cursor += 1
-                if not self.reported[index]:
-                    self.reported[index] = 1
+            with self.lock:
+                index = self._unreported()
+                if index is not None:
                     return index
-            if deadline >= 0.0:
-                timeout = deadline - _monotonic()
-                if timeout <= 0.0:
-                    return None
-            # A True return without a new completion (a release left over from a completion already
-            # seen, or a withdrawn interrupt) only sends us round again.
-            _block(self.lock, min(timeout, _TIMEOUT_MAX))
+                if deadline >= 0.0:
+                    timeout = deadline - monotonic()
+                    if timeout <= 0.0:
+                        return None
+                ticket = self.lot.enqueue()
+            self.lot.park(ticket, min(timeout, TIMEOUT_MAX))
+
+    def _unreported(self) -> int | None:
+        """The next completed index not reported yet, if any.  Lock held."""
+        completed = self.completed
+        while self.cursor < len(completed):
+            index = completed[self.cursor]
+            self.cursor += 1
+            if not self.reported[index]:
+                self.reported[index] = 1
+                return index
+        return None
 
 
 def _seconds(timeout: object) -> float:
     """``timeout`` as seconds to wait, ``-1.0`` for "forever"; TypeError/ValueError as ``Event.wait``."""
-    return -1.0 if timeout is None else _check_timeout(timeout)
+    return -1.0 if timeout is None else check_timeout(timeout)
 
 
 def _deadline(seconds: float) -> float:
-    return -1.0 if seconds < 0.0 else _monotonic() + seconds
+    return -1.0 if seconds < 0.0 else monotonic() + seconds
 
 
 def _distinct(items: Iterable[_I], caller: str) -> list[_I]:
@@ -297,7 +304,7 @@ def _distinct(items: Iterable[_I], caller: str) -> list[_I]:
     try:
         iterator = iter(items)
     except TypeError:
-        if isinstance(items, _Waitable) or _is_future(items):
+        if isinstance(items, Waitable) or _is_future(items):
             problem = f"not one item: to wait on one, pass a list: [{items!r}]"
         else:
             problem = f"not {type(items).__name__}"
@@ -306,7 +313,7 @@ def _distinct(items: Iterable[_I], caller: str) -> list[_I]:
     watched: list[_I] = []
     seen: set[int] = set()
     for item in iterator:
-        if not isinstance(item, _Waitable) and not _is_future(item):
+        if not isinstance(item, Waitable) and not _is_future(item):
             raise TypeError(
                 f"{caller}() waits on Events, GreenThreads and concurrent.futures.Futures, "
                 f"not {type(item).__name__}: {item!r}"
