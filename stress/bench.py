@@ -1,4 +1,4 @@
-"""The benchmark report: every bar of DESIGN.md, measured against its stdlib rival in the same run.
+"""The benchmark report: every bar of docs/design.md ("The numbers"), against its stdlib rival, in one run.
 
     python -m stress.bench            # full run: both CPU modes, several rounds
     python -m stress.bench --quick    # a smoke run for CI: small sizes, few rounds
@@ -264,7 +264,7 @@ def _timeout_latency(block: Callable[[], object]) -> Measure:
 
 
 def _timeout_row(where: str, block: Callable[[], object], size: int) -> Row:
-    """An absolute row: DESIGN's "released within 50 ms of the deadline", in the worst case measured."""
+    """An absolute row: the bar "released within 50 ms of the deadline", in the worst case measured."""
     name = f"Timeout around {where}: worst time past the deadline"
     return Row(name, _timeout_latency(block), "", None, size, 0.05, unit="s")
 

@@ -1,6 +1,6 @@
 """Events and GreenThreads where code expects a ``concurrent.futures.Future``, and under ``await``.
 
-DESIGN.md: ``result``, ``exception``, ``done``, ``add_done_callback`` and ``await`` work "as on Event"
+The contract: ``result``, ``exception``, ``done``, ``add_done_callback`` and ``await`` work "as on Event"
 for both.  These tests use them as a user would: code written against the Future API only, handed a mix
 of real Futures, Events and GreenThreads; coroutines awaiting them on a loop that runs in another
 thread than the senders; tasks cancelled while they wait.  Ordering comes from events and polled

@@ -1,6 +1,6 @@
 """Property-based tests: random schedules of send / send_exception / reset / wait / interrupt on one Event.
 
-The property (DESIGN.md, reliability rules): every waiter gets exactly the outcome of the send it was
+The property (docs/design.md, reliability rules): every waiter gets exactly the outcome of the send it was
 blocked on.  A controller thread runs the schedule's send/reset/interrupt operations one after the
 other; waiter threads wait in various ways.  Every operation and every wait is stamped with a logical
 clock (under a lock), which bounds what each waiter may have received:

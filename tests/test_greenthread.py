@@ -1,4 +1,4 @@
-"""threadevent.greenthread against its contract (DESIGN.md: "Greenthreads", "Checkpoints, kill and Timeout",
+"""threadevent.greenthread against its contract (README: "Greenthreads", "Checkpoints, kill and Timeout",
 "The hub", and the reliability rules).
 
 Greenthreads are real threads here: nothing is ordered with ``sleep``.  A test holds a greenthread in

@@ -1,4 +1,4 @@
-"""threadevent.hub against its contract (DESIGN.md, "The hub", and the reliability rules).
+"""threadevent.hub against its contract (README and docs/design.md: "The hub", the reliability rules).
 
 Tasks are held in place with events (gates), and every wait is for a condition under a generous
 deadline, never a sleep; nothing asserts on elapsed time.  A few tests read private state through the

@@ -1,8 +1,8 @@
 """The stress suite catches real violations: broken Events fail it, threadevent's Event passes it.
 
 The broken Events are the kind of mistake an Event is usually written with first, each breaking one
-invariant of DESIGN.md's "Reliability rules".  The scenarios run very briefly here (the suite itself is
-``python -m stress``), with a short patience so that a lost wake-up is reported quickly.
+invariant of the reliability rules in docs/design.md.  The scenarios run very briefly here (the suite
+itself is ``python -m stress``), with a short patience so that a lost wake-up is reported quickly.
 """
 
 from __future__ import annotations

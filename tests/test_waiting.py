@@ -1,4 +1,4 @@
-"""threadevent.waiting against its contract (DESIGN.md: "Waiting on many", "Checkpoints, kill and Timeout").
+"""threadevent.waiting against its contract (README: "Waiting on many", "Checkpoints, kill and Timeout").
 
 The three functions watch any mix of ``Event``, ``GreenThread`` and ``concurrent.futures.Future``.  Each
 test builds its items with ``Items``, which completes them on demand and, at teardown, releases every
