@@ -1,4 +1,4 @@
-"""threadevent: eventlet's Event and greenthread API on real OS threads."""
+"""threadevent: eventlet's Event, greenthreads, queues, semaphores and pools on real OS threads."""
 
 from threadevent import hub
 from threadevent.event import Event
@@ -13,16 +13,32 @@ from threadevent.greenthread import (
     spawn_after,
     spawn_n,
 )
+from threadevent.lock import Lock
+from threadevent.pools import Pool, TokenPool
+from threadevent.queue import Empty, Full, LifoQueue, LightQueue, PriorityQueue, Queue
+from threadevent.semaphore import BoundedSemaphore, CappedSemaphore, Semaphore
 from threadevent.timeout import Timeout, with_timeout
 from threadevent.waiting import as_completed, wait_all, wait_any
 
 __all__ = [
+    "BoundedSemaphore",
+    "CappedSemaphore",
+    "Empty",
     "Event",
+    "Full",
     "GreenPile",
     "GreenPool",
     "GreenThread",
     "GreenletExit",
+    "LifoQueue",
+    "LightQueue",
+    "Lock",
+    "Pool",
+    "PriorityQueue",
+    "Queue",
+    "Semaphore",
     "Timeout",
+    "TokenPool",
     "__version__",
     "as_completed",
     "getcurrent",

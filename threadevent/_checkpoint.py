@@ -53,6 +53,7 @@ __all__ = [
     "expire",
     "interrupt",
     "kill",
+    "postpone",
     "release",
     "runs_user_code",
     "withdraw",
@@ -233,6 +234,22 @@ def expire(state: ThreadState, exc: BaseException, rank: int, owner: object) -> 
         parked = state.parked
         if parked is not None:
             release(parked)
+
+
+def postpone(exc: BaseException) -> bool:
+    """Raise ``exc``, which a checkpoint of the calling thread was about to raise, at its next one.
+
+    For a wait that succeeded at the very moment it was interrupted, and cannot be undone (a blocked
+    ``put`` whose item was taken): it returns normally, and the interrupt lands at the next checkpoint.
+    False where that cannot be: a thread without a ``ThreadState``, or Ctrl-C (raised now).
+    """
+    state = _local.state
+    if state is None or isinstance(exc, KeyboardInterrupt):
+        return False
+    with state.lock:
+        if state.pending is None or exc is state.killing:
+            _set_pending(state, exc)
+    return True
 
 
 def withdraw(state: ThreadState, exc: BaseException) -> None:

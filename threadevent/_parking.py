@@ -22,19 +22,21 @@ from collections.abc import Callable
 from time import monotonic
 from typing import Any
 
-from threadevent._checkpoint import block, release
+from threadevent._checkpoint import block, postpone, release
 
 __all__ = ["Node", "ParkingLot", "Ticket"]
 
 
 class Ticket:
-    """One parked thread: the lock it sleeps on (held until it is unparked), and what it was handed."""
+    """One parked thread: the lock it sleeps on (held until it is unparked), what it brought (``offer``,
+    e.g. the item of a blocked ``put``), and what it was handed (``value``)."""
 
-    __slots__ = ("lock", "unparked", "value")
+    __slots__ = ("lock", "offer", "unparked", "value")
 
-    def __init__(self) -> None:
+    def __init__(self, offer: Any = None) -> None:
         self.lock = allocate_lock()
         self.lock.acquire()
+        self.offer = offer
         self.unparked = False
         self.value: Any = None
 
@@ -43,18 +45,24 @@ class ParkingLot:
     """Threads waiting for one primitive, first come first served.
 
     The primitive calls ``enqueue``, ``unpark``, ``unpark_newest`` and ``unpark_all`` with its lock held,
-    and ``park`` without it.  ``pass_on(value)``, if given, is called (lock held) when a thread that was
-    unparked with ``value`` is interrupted before it could take it: it hands ``value`` on.
+    and ``park`` without it.  When a thread is unparked at the moment it is interrupted, the wake-up is
+    not lost: with ``pass_on``, the lot calls ``pass_on(value)`` (lock held), which hands ``value`` on,
+    and the interrupt is raised; with ``keep``, the wake-up stands (``park`` returns True: whoever
+    unparked it has completed its operation, e.g. taken a blocked ``put``'s item) and the interrupt is
+    raised at the thread's next checkpoint instead.
 
     What it deliberately does not do: decide who deserves a wake-up, or count anything.  The primitive
     keeps its own state and says whom to wake; the lot only makes sure the wake-up is never lost.
     """
 
-    __slots__ = ("_lock", "_pass_on", "_queue")
+    __slots__ = ("_keep", "_lock", "_pass_on", "_queue")
 
-    def __init__(self, lock: LockType, pass_on: Callable[[Any], object] | None = None) -> None:
+    def __init__(
+        self, lock: LockType, pass_on: Callable[[Any], object] | None = None, keep: bool = False
+    ) -> None:
         self._lock = lock
         self._pass_on = pass_on
+        self._keep = keep
         self._queue: deque[Ticket] = deque()
 
     def __len__(self) -> int:
@@ -63,33 +71,34 @@ class ParkingLot:
     def __bool__(self) -> bool:
         return bool(self._queue)
 
-    def enqueue(self) -> Ticket:
-        """A place at the back of the line for the calling thread; then release the lock and ``park``."""
-        ticket = Ticket()
+    def enqueue(self, offer: Any = None) -> Ticket:
+        """A place at the back of the line for the calling thread, bringing ``offer``; then release the
+        lock and ``park``."""
+        ticket = Ticket(offer)
         self._queue.append(ticket)
         return ticket
 
-    def unpark(self, value: Any = True) -> bool:
-        """Wake the thread that has waited longest, handing it ``value``; False if none waits."""
+    def unpark(self, value: Any = True) -> Ticket | None:
+        """Wake the thread that has waited longest, handing it ``value``; its ticket (None if none waits)."""
         queue = self._queue
         if not queue:
-            return False
+            return None
         ticket = queue.popleft()
         ticket.value = value
         ticket.unparked = True
         release(ticket.lock)  # an interrupt may have released it first: it checks ``unparked``
-        return True
+        return ticket
 
-    def unpark_newest(self, value: Any = True) -> bool:
+    def unpark_newest(self, value: Any = True) -> Ticket | None:
         """Wake the thread that parked last (the hub's idle workers: the others may time out)."""
         queue = self._queue
         if not queue:
-            return False
+            return None
         ticket = queue.pop()
         ticket.value = value
         ticket.unparked = True
         release(ticket.lock)
-        return True
+        return ticket
 
     def unpark_all(self, value: Any = True) -> int:
         """Wake every parked thread; how many were."""
@@ -110,10 +119,12 @@ class ParkingLot:
                 unparked = _sleep(ticket, timeout)
             else:
                 unparked = ticket.lock.acquire(True, timeout)
-        except BaseException:
+        except BaseException as exc:
             with self._lock:
                 if not ticket.unparked:
                     self._leave(ticket)
+                elif self._keep and postpone(exc):
+                    return True
                 elif self._pass_on is not None:
                     self._pass_on(ticket.value)
             raise

@@ -1,0 +1,297 @@
+"""Queues: eventlet's ``Queue``, ``LightQueue``, ``PriorityQueue`` and ``LifoQueue``, on threads.
+
+``Empty`` and ``Full`` are the stdlib's own ``queue.Empty`` and ``queue.Full``, so code that catches those
+keeps working.
+"""
+
+from __future__ import annotations
+
+import heapq
+from _thread import allocate_lock
+from collections import deque
+from queue import Empty, Full
+from typing import Any, Generic, TypeVar
+
+from threadevent._api import check_size, check_timeout
+from threadevent._checkpoint import PENDING, check
+from threadevent._parking import ParkingLot
+
+__all__ = ["Empty", "Full", "LifoQueue", "LightQueue", "PriorityQueue", "Queue"]
+
+_T = TypeVar("_T")
+
+
+def _check_maxsize(maxsize: object) -> int | None:
+    """``maxsize`` as eventlet takes it: None or negative for unbounded, 0 for a channel."""
+    if maxsize is None:
+        return None
+    size = check_size(maxsize, "maxsize", minimum=None)
+    return None if size < 0 else size
+
+
+def _check_wait(block: bool, timeout: float | None) -> float:
+    """The seconds a call may wait: ``-1`` for ever, ``0`` not at all; errors as the stdlib's queue."""
+    if not block:
+        return 0.0
+    if timeout is None:
+        return -1.0
+    seconds = check_timeout(timeout)
+    if timeout < 0:
+        raise ValueError("'timeout' must be a non-negative number")
+    return seconds
+
+
+class LightQueue(Generic[_T]):
+    """A FIFO that threads pass items through, blocking while it is empty (``get``) or full (``put``).
+
+    The problem it solves: ``queue.Queue`` blocks in C, where a ``kill()`` or an expired ``Timeout``
+    cannot reach the waiting thread.  Here every blocking ``get`` and ``put`` is a checkpoint: it is
+    interrupted at once, and then it has taken nothing (``get``) or put nothing (``put``).  Blocked
+    getters are served in the order they came, an item going straight to the longest waiter, so a later
+    ``get`` never takes an item from under an earlier one; blocked putters likewise.
+
+    ``maxsize=None`` (or negative) is unbounded; ``maxsize=0`` is eventlet's channel, unlike the stdlib
+    (where 0 means unbounded): ``put`` blocks until a getter has taken the item.
+
+    What it deliberately does not do: ``task_done``/``join`` (``Queue`` has them), or a ``put`` that was
+    taken being undone.  A blocked ``put`` whose item a getter takes at the moment a kill arrives has
+    put it: it returns, and the kill lands at the thread's next checkpoint.
+
+    >>> q = LightQueue()
+    >>> q.put("job")
+    >>> q.get()
+    'job'
+    >>> q.get(timeout=0.01)
+    Traceback (most recent call last):
+    ...
+    _queue.Empty
+    """
+
+    def __init__(self, maxsize: int | None = None) -> None:
+        self._maxsize = _check_maxsize(maxsize)
+        #: Guards everything below; nothing blocks or calls out while holding it.
+        self._lock = allocate_lock()
+        self._init()
+        #: Blocked getters; one handed an item as it is interrupted passes the item on.
+        self._getters = ParkingLot(self._lock, pass_on=self._put_back)
+        #: Blocked putters, each bringing its item; one whose item is taken has put it, come what may.
+        self._putters = ParkingLot(self._lock, keep=True)
+        #: Items put and not yet marked done (``Queue.task_done``).
+        self._unfinished = 0
+
+    # -- the container: subclasses change the order ------------------------------------------------
+
+    def _init(self) -> None:
+        self._items: Any = deque()
+
+    def _put(self, item: _T) -> None:
+        self._items.append(item)
+
+    def _get(self) -> _T:
+        return self._items.popleft()  # type: ignore[no-any-return]
+
+    def _unget(self, item: _T) -> None:
+        """Put back an item a getter was handed but could not take: it is the next to come out."""
+        self._items.appendleft(item)
+
+    # -- putting ---------------------------------------------------------------------------------
+
+    def put(self, item: _T, block: bool = True, timeout: float | None = None) -> None:
+        """Put ``item`` in, waiting while the queue is full (a checkpoint); ``Full`` if it stays full.
+
+        ``block=False`` never waits; ``timeout`` bounds the wait.  On a channel (``maxsize=0``) it waits
+        until a getter has taken the item.
+        """
+        seconds = _check_wait(block, timeout)
+        if PENDING[0]:
+            check()
+        with self._lock:
+            if not self._putters and self._accept(item):
+                return
+            if seconds == 0.0:
+                raise Full
+            ticket = self._putters.enqueue(item)
+        if not self._putters.park(ticket, seconds):
+            raise Full
+
+    def put_nowait(self, item: _T) -> None:
+        """``put(item, block=False)``."""
+        self.put(item, False)
+
+    def _accept(self, item: _T) -> bool:
+        """Hand ``item`` to the longest waiting getter, or store it if there is room.  Lock held."""
+        if self._getters.unpark(item) is None:
+            maxsize = self._maxsize
+            if maxsize is not None and len(self._items) >= maxsize:
+                return False
+            self._put(item)
+        self._unfinished += 1
+        return True
+
+    # -- getting ---------------------------------------------------------------------------------
+
+    def get(self, block: bool = True, timeout: float | None = None) -> _T:
+        """Take the next item out, waiting while there is none (a checkpoint); ``Empty`` if none comes.
+
+        ``block=False`` never waits; ``timeout`` bounds the wait.
+        """
+        seconds = _check_wait(block, timeout)
+        if PENDING[0]:
+            check()
+        with self._lock:
+            if not self._getters:
+                if self._items:
+                    item = self._get()
+                    self._admit_putter()
+                    return item
+                if self._putters:  # a channel (or a queue resized to 0): straight from a putter
+                    return self._take_putter()
+            if seconds == 0.0:
+                raise Empty
+            ticket = self._getters.enqueue()
+        if not self._getters.park(ticket, seconds):
+            raise Empty
+        return ticket.value  # type: ignore[no-any-return]
+
+    def get_nowait(self) -> _T:
+        """``get(block=False)``."""
+        return self.get(False)
+
+    def _admit_putter(self) -> None:
+        """Room was made: move the longest blocked putter's item in.  Lock held."""
+        if self._putters and (self._maxsize is None or len(self._items) < self._maxsize):
+            self._put(self._take_putter())
+
+    def _take_putter(self) -> _T:
+        """Take the item of the longest blocked putter, whose ``put`` is then done.  Lock held."""
+        putter = self._putters.unpark()
+        assert putter is not None
+        self._unfinished += 1
+        return putter.offer  # type: ignore[no-any-return]
+
+    def _put_back(self, item: _T) -> None:
+        """A getter handed ``item`` was interrupted before it could take it: the next getter gets it,
+        or it goes back to the head of the queue.  Lock held."""
+        if self._getters.unpark(item) is None:
+            self._unget(item)
+
+    # -- the rest of the API ---------------------------------------------------------------------
+
+    @property
+    def maxsize(self) -> int | None:
+        """The most items it holds (None: no limit; 0: a channel, which holds none)."""
+        return self._maxsize
+
+    def qsize(self) -> int:
+        """How many items it holds now (a channel's putters hold theirs: 0)."""
+        return len(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def empty(self) -> bool:
+        """True if it holds no item."""
+        return not self._items
+
+    def full(self) -> bool:
+        """True if a ``put`` would block now (a channel is always full)."""
+        return self._maxsize is not None and len(self._items) >= self._maxsize
+
+    def getting(self) -> int:
+        """How many threads are blocked in ``get``."""
+        return len(self._getters)
+
+    def putting(self) -> int:
+        """How many threads are blocked in ``put``."""
+        return len(self._putters)
+
+    def resize(self, size: int | None) -> None:
+        """Change ``maxsize`` (as the constructor takes it); growing lets blocked putters in at once."""
+        maxsize = _check_maxsize(size)
+        with self._lock:
+            self._maxsize = maxsize
+            while self._putters and (maxsize is None or len(self._items) < maxsize):
+                self._admit_putter()
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} at {id(self):#x} maxsize={self._maxsize!r} "
+            f"items={len(self._items)} getting={len(self._getters)} putting={len(self._putters)}>"
+        )
+
+
+class Queue(LightQueue[_T]):
+    """A ``LightQueue`` that also counts unfinished work: ``task_done()`` and ``join()``.
+
+    >>> q = Queue()
+    >>> q.put("job")
+    >>> q.get()
+    'job'
+    >>> q.task_done()
+    >>> q.join()
+    True
+    """
+
+    def __init__(self, maxsize: int | None = None) -> None:
+        super().__init__(maxsize)
+        #: Threads blocked in join().
+        self._joiners = ParkingLot(self._lock)
+
+    @property
+    def unfinished_tasks(self) -> int:
+        """Items put and not yet marked done."""
+        return self._unfinished
+
+    def task_done(self) -> None:
+        """Mark one item got from the queue as processed; ``ValueError`` if more than were put."""
+        with self._lock:
+            if self._unfinished <= 0:
+                raise ValueError("task_done() called too many times")
+            self._unfinished -= 1
+            if self._unfinished == 0:
+                self._joiners.unpark_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until every item put has been marked done (a checkpoint): True; False on timeout."""
+        seconds = -1.0 if timeout is None else check_timeout(timeout)
+        if PENDING[0]:
+            check()
+        with self._lock:
+            if self._unfinished == 0:
+                return True
+            if seconds == 0.0:
+                return False
+            ticket = self._joiners.enqueue()
+        return self._joiners.park(ticket, seconds)
+
+
+class PriorityQueue(Queue[_T]):
+    """A ``Queue`` that gives out the lowest item first (``heapq`` order: put ``(priority, data)``)."""
+
+    def _init(self) -> None:
+        self._items = []
+
+    def _put(self, item: _T) -> None:
+        heapq.heappush(self._items, item)
+
+    def _get(self) -> _T:
+        return heapq.heappop(self._items)  # type: ignore[no-any-return]
+
+    def _unget(self, item: _T) -> None:
+        heapq.heappush(self._items, item)
+
+
+class LifoQueue(Queue[_T]):
+    """A ``Queue`` that gives out the item put last first."""
+
+    def _init(self) -> None:
+        self._items = []
+
+    def _put(self, item: _T) -> None:
+        self._items.append(item)
+
+    def _get(self) -> _T:
+        return self._items.pop()  # type: ignore[no-any-return]
+
+    def _unget(self, item: _T) -> None:
+        self._items.append(item)
