@@ -23,6 +23,7 @@ from time import monotonic
 from typing import Any
 
 from threadevent._checkpoint import block, postpone, release
+from threadevent._handoff import POLICY, spin
 
 __all__ = ["Node", "ParkingLot", "Ticket"]
 
@@ -40,6 +41,10 @@ class Ticket:
         self.unparked = False
         self.value: Any = None
 
+    def woken(self) -> bool | None:
+        """True once unparked, else None (what ``_handoff.spin`` looks for)."""
+        return True if self.unparked else None
+
 
 class ParkingLot:
     """Threads waiting for one primitive, first come first served.
@@ -55,7 +60,7 @@ class ParkingLot:
     keeps its own state and says whom to wake; the lot only makes sure the wake-up is never lost.
     """
 
-    __slots__ = ("_keep", "_lock", "_pass_on", "_queue")
+    __slots__ = ("_keep", "_lock", "_pass_on", "tickets")
 
     def __init__(
         self, lock: LockType, pass_on: Callable[[Any], object] | None = None, keep: bool = False
@@ -63,24 +68,26 @@ class ParkingLot:
         self._lock = lock
         self._pass_on = pass_on
         self._keep = keep
-        self._queue: deque[Ticket] = deque()
+        #: The parked threads' tickets, longest waiting first.  Read it (``if lot.tickets:``, lock held)
+        #: where a call would cost too much: the fast paths of the primitives.  Never change it.
+        self.tickets: deque[Ticket] = deque()
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self.tickets)
 
     def __bool__(self) -> bool:
-        return bool(self._queue)
+        return bool(self.tickets)
 
     def enqueue(self, offer: Any = None) -> Ticket:
         """A place at the back of the line for the calling thread, bringing ``offer``; then release the
         lock and ``park``."""
         ticket = Ticket(offer)
-        self._queue.append(ticket)
+        self.tickets.append(ticket)
         return ticket
 
     def unpark(self, value: Any = True) -> Ticket | None:
         """Wake the thread that has waited longest, handing it ``value``; its ticket (None if none waits)."""
-        queue = self._queue
+        queue = self.tickets
         if not queue:
             return None
         ticket = queue.popleft()
@@ -91,7 +98,7 @@ class ParkingLot:
 
     def unpark_newest(self, value: Any = True) -> Ticket | None:
         """Wake the thread that parked last (the hub's idle workers: the others may time out)."""
-        queue = self._queue
+        queue = self.tickets
         if not queue:
             return None
         ticket = queue.pop()
@@ -102,7 +109,7 @@ class ParkingLot:
 
     def unpark_all(self, value: Any = True) -> int:
         """Wake every parked thread; how many were."""
-        count = len(self._queue)
+        count = len(self.tickets)
         while self.unpark(value):
             pass
         return count
@@ -115,10 +122,12 @@ class ParkingLot:
         meantime has gone to ``pass_on``.  Not interruptible: a plain wait (the hub's idle workers).
         """
         try:
-            if interruptible:
-                unparked = _sleep(ticket, timeout)
-            else:
+            if not interruptible:
                 unparked = ticket.lock.acquire(True, timeout)
+            elif timeout != 0.0 and POLICY.yield_first():
+                unparked = _spin_then_sleep(ticket, timeout)
+            else:
+                unparked = _sleep(ticket, timeout)
         except BaseException as exc:
             with self._lock:
                 if not ticket.unparked:
@@ -138,9 +147,20 @@ class ParkingLot:
 
     def _leave(self, ticket: Ticket) -> None:
         try:
-            self._queue.remove(ticket)
+            self.tickets.remove(ticket)
         except ValueError:
             pass  # an unparker was cut short (Ctrl-C) between taking it out and marking it: gone already
+
+
+def _spin_then_sleep(ticket: Ticket, timeout: float) -> bool:
+    """On one CPU: yield a few times first, so that the unparker finds the thread still runnable and a
+    hand-off costs one context switch instead of three (see ``_handoff``)."""
+    found, spent = spin(ticket.woken)
+    if found:
+        return True
+    if timeout > 0.0:  # the yields count against the timeout
+        timeout = max(timeout - spent, 0.0)
+    return _sleep(ticket, timeout)
 
 
 def _sleep(ticket: Ticket, timeout: float) -> bool:

@@ -51,14 +51,16 @@ class Semaphore:
         self._lock = allocate_lock()
         #: Blocked acquirers; one handed a permit as it is interrupted passes the permit on.
         self._waiters = ParkingLot(self._lock, pass_on=self._pass_on)
+        #: Their line, read on every acquire and release without a call (``ParkingLot.tickets``).
+        self._waiting = self._waiters.tickets
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         """Take a permit, waiting while there is none (a checkpoint): True; False if none came in time."""
-        seconds = check_acquire(blocking, timeout)
+        seconds = -1.0 if blocking and timeout is None else check_acquire(blocking, timeout)
         if PENDING[0]:
             check()
         with self._lock:
-            if self.counter > 0 and not self._waiters:
+            if self.counter > 0 and not self._waiting:
                 self.counter -= 1
                 return True
             if seconds == 0.0:
@@ -69,7 +71,10 @@ class Semaphore:
     def release(self, blocking: bool = True) -> None:
         """Give a permit back: to the longest waiter if one waits.  (``blocking`` is eventlet's, unused.)"""
         with self._lock:
-            self._pass_on()
+            if self._waiting:
+                self._waiters.unpark()
+            else:
+                self.counter += 1
 
     def _pass_on(self, _: object = None) -> None:
         """One permit comes free: handed to the longest waiter, or counted.  Lock held."""
@@ -78,7 +83,7 @@ class Semaphore:
 
     def locked(self) -> bool:
         """True if an ``acquire`` would wait now."""
-        return self.counter <= 0 or bool(self._waiters)
+        return self.counter <= 0 or bool(self._waiting)
 
     @property
     def balance(self) -> int:
