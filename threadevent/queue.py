@@ -6,9 +6,11 @@ keeps working.
 
 from __future__ import annotations
 
+import functools
 import heapq
 from _thread import allocate_lock
 from collections import deque
+from collections.abc import Callable
 from queue import Empty, Full
 from typing import Any, Generic, TypeVar
 
@@ -53,9 +55,9 @@ class LightQueue(Generic[_T]):
     ``maxsize=None`` (or negative) is unbounded; ``maxsize=0`` is eventlet's channel, unlike the stdlib
     (where 0 means unbounded): ``put`` blocks until a getter has taken the item.
 
-    What it deliberately does not do: ``task_done``/``join`` (``Queue`` has them), or a ``put`` that was
-    taken being undone.  A blocked ``put`` whose item a getter takes at the moment a kill arrives has
-    put it: it returns, and the kill lands at the thread's next checkpoint.
+    What it deliberately does not do: ``task_done``/``join`` (``Queue`` has them), or undo a hand-off.
+    A blocked ``get`` handed an item, or a blocked ``put`` whose item a getter takes, at the moment a
+    kill arrives has done its work: it returns, and the kill lands at the thread's next checkpoint.
 
     >>> q = LightQueue()
     >>> q.put("job")
@@ -72,27 +74,27 @@ class LightQueue(Generic[_T]):
         #: Guards everything below; nothing blocks or calls out while holding it.
         self._lock = allocate_lock()
         self._init()
-        #: Blocked getters; one handed an item as it is interrupted passes the item on.
-        self._getters = ParkingLot(self._lock, pass_on=self._put_back)
-        #: Blocked putters, each bringing its item; one whose item is taken has put it, come what may.
+        #: Blocked getters and putters (each putter bringing its item).  A getter handed an item, or a
+        #: putter whose item was taken, at the moment it is interrupted has done its get or put: it
+        #: returns, and the interrupt lands at its next checkpoint.  Passing the item on instead would
+        #: let a later item of the same producer overtake it.
+        self._getters = ParkingLot(self._lock, keep=True)
         self._putters = ParkingLot(self._lock, keep=True)
+        #: The lots' lines, read on every put and get without a call (``ParkingLot.tickets``).
+        self._getting = self._getters.tickets
+        self._putting = self._putters.tickets
         #: Items put and not yet marked done (``Queue.task_done``).
         self._unfinished = 0
 
     # -- the container: subclasses change the order ------------------------------------------------
 
     def _init(self) -> None:
-        self._items: Any = deque()
-
-    def _put(self, item: _T) -> None:
-        self._items.append(item)
-
-    def _get(self) -> _T:
-        return self._items.popleft()  # type: ignore[no-any-return]
-
-    def _unget(self, item: _T) -> None:
-        """Put back an item a getter was handed but could not take: it is the next to come out."""
-        self._items.appendleft(item)
+        """Make the container, and the three calls on it: bound C methods where they can be, since
+        they run on every put and get."""
+        items: deque[_T] = deque()
+        self._items: Any = items
+        self._put: Callable[[_T], object] = items.append
+        self._get: Callable[[], _T] = items.popleft
 
     # -- putting ---------------------------------------------------------------------------------
 
@@ -102,12 +104,20 @@ class LightQueue(Generic[_T]):
         ``block=False`` never waits; ``timeout`` bounds the wait.  On a channel (``maxsize=0``) it waits
         until a getter has taken the item.
         """
-        seconds = _check_wait(block, timeout)
+        seconds = -1.0 if block and timeout is None else _check_wait(block, timeout)
         if PENDING[0]:
             check()
         with self._lock:
-            if not self._putters and self._accept(item):
-                return
+            # Inline, no call that can be spared: this is every put.  Behind blocked putters, wait.
+            if not self._putting:
+                if self._getting:
+                    self._getters.unpark(item)  # straight to the longest waiting getter
+                    self._unfinished += 1
+                    return
+                if self._maxsize is None or len(self._items) < self._maxsize:
+                    self._put(item)
+                    self._unfinished += 1
+                    return
             if seconds == 0.0:
                 raise Full
             ticket = self._putters.enqueue(item)
@@ -118,16 +128,6 @@ class LightQueue(Generic[_T]):
         """``put(item, block=False)``."""
         self.put(item, False)
 
-    def _accept(self, item: _T) -> bool:
-        """Hand ``item`` to the longest waiting getter, or store it if there is room.  Lock held."""
-        if self._getters.unpark(item) is None:
-            maxsize = self._maxsize
-            if maxsize is not None and len(self._items) >= maxsize:
-                return False
-            self._put(item)
-        self._unfinished += 1
-        return True
-
     # -- getting ---------------------------------------------------------------------------------
 
     def get(self, block: bool = True, timeout: float | None = None) -> _T:
@@ -135,17 +135,18 @@ class LightQueue(Generic[_T]):
 
         ``block=False`` never waits; ``timeout`` bounds the wait.
         """
-        seconds = _check_wait(block, timeout)
+        seconds = -1.0 if block and timeout is None else _check_wait(block, timeout)
         if PENDING[0]:
             check()
         with self._lock:
-            if not self._getters:
-                if self._items:
-                    item = self._get()
+            # Inline, as in put().  Behind blocked getters, wait: what comes is theirs first.
+            if self._items and not self._getting:
+                item = self._get()
+                if self._putting:
                     self._admit_putter()
-                    return item
-                if self._putters:  # a channel (or a queue resized to 0): straight from a putter
-                    return self._take_putter()
+                return item
+            if self._putting and not self._getting:  # a channel (or a queue resized to 0)
+                return self._take_putter()
             if seconds == 0.0:
                 raise Empty
             ticket = self._getters.enqueue()
@@ -168,12 +169,6 @@ class LightQueue(Generic[_T]):
         assert putter is not None
         self._unfinished += 1
         return putter.offer  # type: ignore[no-any-return]
-
-    def _put_back(self, item: _T) -> None:
-        """A getter handed ``item`` was interrupted before it could take it: the next getter gets it,
-        or it goes back to the head of the queue.  Lock held."""
-        if self._getters.unpark(item) is None:
-            self._unget(item)
 
     # -- the rest of the API ---------------------------------------------------------------------
 
@@ -269,29 +264,17 @@ class PriorityQueue(Queue[_T]):
     """A ``Queue`` that gives out the lowest item first (``heapq`` order: put ``(priority, data)``)."""
 
     def _init(self) -> None:
-        self._items = []
-
-    def _put(self, item: _T) -> None:
-        heapq.heappush(self._items, item)
-
-    def _get(self) -> _T:
-        return heapq.heappop(self._items)  # type: ignore[no-any-return]
-
-    def _unget(self, item: _T) -> None:
-        heapq.heappush(self._items, item)
+        items: list[Any] = []  # any order heapq can compare: typed loosely, as heapq needs
+        self._items = items
+        self._put = functools.partial(heapq.heappush, items)
+        self._get = functools.partial(heapq.heappop, items)
 
 
 class LifoQueue(Queue[_T]):
     """A ``Queue`` that gives out the item put last first."""
 
     def _init(self) -> None:
-        self._items = []
-
-    def _put(self, item: _T) -> None:
-        self._items.append(item)
-
-    def _get(self) -> _T:
-        return self._items.pop()  # type: ignore[no-any-return]
-
-    def _unget(self, item: _T) -> None:
-        self._items.append(item)
+        items: list[_T] = []
+        self._items = items
+        self._put = items.append
+        self._get = items.pop
