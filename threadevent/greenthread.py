@@ -228,15 +228,16 @@ class GreenThread(Waitable[_T]):
             raise exc.with_traceback(tb)
         if self.cancel(exc.with_traceback(tb)):
             return
-        # Delivered once; tried again only while it cannot be delivered yet: the function has not
-        # quite started, or it is busy in threadevent's own code outside any checkpoint.
+        # Raised once, at the latest when it ends; offered again every few milliseconds while it is
+        # still pending: the function has not quite started, it is busy in threadevent's own code, or
+        # a wait that succeeded as the kill came left it for the next checkpoint (``postpone``), which
+        # a busy function may be far from.  Each offer of a kill already raised does nothing.
         while True:
             state = self._state
-            if state is not None and not deliver_kill(state, exc, self):
-                break
+            if state is not None:
+                deliver_kill(state, exc, self)
             if self._wait(_KILL_RETRY) is not None:
-                return  # it ended meanwhile
-        self._wait(-1.0)
+                return
 
     # -- the rest --------------------------------------------------------------------------------
 
