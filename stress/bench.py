@@ -16,6 +16,7 @@ import argparse
 import gc
 import json
 import os
+import queue as stdlib_queue
 import statistics
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from threadevent import Event, Timeout, hub, sleep, spawn
+from threadevent import Event, Lock, Pool, Queue, Semaphore, Timeout, hub, sleep, spawn
 from threadevent._waitable import waiters
 from threadevent.greenpool import GreenPool
 
@@ -325,6 +326,125 @@ def _executor_map_peak(n: int) -> float:
         return _peak_while(lambda: _drop_all(executor.map(_echo, range(n))))
 
 
+# -- queues, semaphores, locks ----------------------------------------------------------------------
+
+
+def _queue_ping_pong(make: Callable[[], Any]) -> Measure:
+    """One item in flight: a put, a get in another thread, a put back, a get: time per round trip."""
+
+    def measure(n: int) -> float:
+        there, back = make(), make()
+
+        def echo() -> None:
+            for _ in range(n):
+                back.put(there.get())
+
+        thread = threading.Thread(target=echo)
+        thread.start()
+        start = time.perf_counter()
+        for i in range(n):
+            there.put(i)
+            back.get()
+        elapsed = time.perf_counter() - start
+        thread.join()
+        return elapsed / n
+
+    return measure
+
+
+def _put_get(make: Callable[[], Any]) -> Callable[[], Callable[[], Any]]:
+    def setup() -> Callable[[], Any]:
+        q = make()
+        put, get = q.put, q.get
+        return lambda: (put(1), get())
+
+    return setup
+
+
+def _producers_consumers(make: Callable[[], Any], pairs: int = 4) -> Measure:
+    """``pairs`` producer and consumer threads pass ``n`` items through one queue: time per item."""
+
+    def measure(n: int) -> float:
+        q = make()
+        each = n // pairs
+
+        def produce() -> None:
+            put = q.put
+            for i in range(each):
+                put(i)
+
+        def consume() -> None:
+            get = q.get
+            for _ in range(each):
+                get()
+
+        threads = [threading.Thread(target=f) for f in (produce, consume) for _ in range(pairs)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return (time.perf_counter() - start) / (each * pairs)
+
+    return measure
+
+
+def _acquire_release(make: Callable[[], Any]) -> Callable[[], Callable[[], Any]]:
+    def setup() -> Callable[[], Any]:
+        sem = make()
+        acquire, release = sem.acquire, sem.release
+        return lambda: (acquire(), release())
+
+    return setup
+
+
+def _passed_around(make: Callable[[], Any], threads_count: int = 4) -> Measure:
+    """One permit passed between ``threads_count`` threads, each acquiring and releasing it in turn
+    as it comes: time per acquire."""
+
+    def measure(n: int) -> float:
+        sem = make()
+        each = n // threads_count
+
+        def hold() -> None:
+            acquire, release = sem.acquire, sem.release
+            for _ in range(each):
+                acquire()
+                release()
+
+        threads = [threading.Thread(target=hold) for _ in range(threads_count)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return (time.perf_counter() - start) / (each * threads_count)
+
+    return measure
+
+
+def _blocked_forever() -> dict[str, Callable[[], object]]:
+    """Calls that block until interrupted, on objects made once: nothing is ever put, released or
+    given back to them, and an interrupted call leaves them as they were."""
+    empty: Queue[None] = Queue()
+    full: Queue[None] = Queue(1)
+    full.put(None)
+    taken = Semaphore(0)
+    held = Lock()
+    held.acquire()
+    empty_pool: Pool[object] = Pool(max_size=0, create=object)
+    return {
+        "Queue.get()": empty.get,
+        "Queue.put() on a full queue": lambda: full.put(None),
+        "Semaphore.acquire()": taken.acquire,
+        "Lock.acquire()": held.acquire,
+        "Pool.get()": empty_pool.get,
+    }
+
+
+_BLOCKED = _blocked_forever()
+
+
 def _kill_row(where: str, block: Callable[[Event[None]], object], size: int, bar: float) -> Row:
     """An absolute row: the worst time from kill() to dead, of a greenthread blocked in ``where``."""
     name = f"kill() of a greenthread in {where}: worst time to dead"
@@ -398,6 +518,8 @@ ROWS: list[Row] = [
     _timeout_row("Event.wait()", lambda: Event().wait(), 100),
     _timeout_row("sleep(3600)", lambda: sleep(3600), 100),
     _timeout_row("a full GreenPool.spawn()", lambda: _FULL_POOL.spawn(_nothing), 100),
+    *(_kill_row(where, lambda _, call=call: call(), 40, 0.05) for where, call in _BLOCKED.items()),
+    *(_timeout_row(where, call, 100) for where, call in _BLOCKED.items()),
     Row(
         "spawn(f).wait() round trip",
         _spawn_wait,
@@ -423,6 +545,54 @@ ROWS: list[Row] = [
         None,
         unit="KiB",
         rounds=1,  # steady: a peak of allocations, not a time (and slow under tracemalloc)
+    ),
+    Row(
+        "Queue put/get hand-off between two threads",
+        _queue_ping_pong(Queue),
+        "queue.Queue",
+        _queue_ping_pong(stdlib_queue.Queue),
+        20_000,
+        0.8,
+    ),
+    Row(
+        "Queue put then get in one thread",
+        _repeat(_put_get(Queue)),
+        "queue.Queue",
+        _repeat(_put_get(stdlib_queue.Queue)),
+        200_000,
+        0.5,
+    ),
+    Row(
+        "Queue: 4 producers, 4 consumers, 100k items",
+        _producers_consumers(Queue),
+        "queue.Queue",
+        _producers_consumers(stdlib_queue.Queue),
+        100_000,
+        0.8,
+    ),
+    Row(
+        "Semaphore acquire/release, uncontended",
+        _repeat(_acquire_release(Semaphore)),
+        "threading.Semaphore",
+        _repeat(_acquire_release(threading.Semaphore)),
+        200_000,
+        0.5,
+    ),
+    Row(
+        "Semaphore(1) passed between 4 threads",
+        _passed_around(Semaphore),
+        "threading.Semaphore(1)",
+        _passed_around(threading.Semaphore),
+        100_000,
+        0.8,
+    ),
+    Row(
+        "Lock acquire/release, uncontended",
+        _repeat(_acquire_release(Lock)),
+        "threading.Lock (C: reported, not barred)",
+        _repeat(_acquire_release(threading.Lock)),
+        200_000,
+        None,
     ),
 ]
 
