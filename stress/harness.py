@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from threadevent import Event
+from threadevent import Event, Queue, Semaphore
 
 __all__ = ["Context", "Settings", "Tally", "Unavailable"]
 
@@ -47,6 +47,10 @@ class Settings:
     """The bound on every single wait: past it, the wait is reported as one that never ended."""
     event: Callable[[], Any] = Event
     """Makes the events that the Event scenarios hammer: ``threadevent.Event`` unless another is given."""
+    queue: Callable[[int | None], Any] = Queue
+    """Makes the queues (from a ``maxsize``) that the queue scenario hammers: ``threadevent.Queue``."""
+    semaphore: Callable[[int], Any] = Semaphore
+    """Makes the semaphore (from a value) that the semaphore scenario hammers: ``threadevent.Semaphore``."""
 
 
 class Unavailable(Exception):
@@ -98,6 +102,8 @@ class Context:
         self.seed = settings.seed
         self.patience = settings.patience
         self.make_event = settings.event
+        self.make_queue = settings.queue
+        self.make_semaphore = settings.semaphore
         self.ops = 0
         self.violations = 0
         self.messages: list[str] = []

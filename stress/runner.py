@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TextIO
 
-from stress import event_scenarios, greenthread_scenarios
+from stress import event_scenarios, greenthread_scenarios, queue_scenarios
 from stress.harness import Context, Settings, Unavailable
 from threadevent import hub
 
@@ -59,6 +59,8 @@ SCENARIOS: list[Scenario] = [
     Scenario("links_callbacks", greenthread_scenarios.links_callbacks),
     Scenario("timeout_storm", greenthread_scenarios.timeout_storm),
     Scenario("pool_imap", greenthread_scenarios.pool_imap),
+    Scenario("queue_storm", queue_scenarios.queue_storm),
+    Scenario("semaphore_storm", queue_scenarios.semaphore_storm),
 ]
 
 

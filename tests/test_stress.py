@@ -1,12 +1,13 @@
-"""The stress suite catches real violations: broken Events fail it, threadevent's Event passes it.
+"""The stress suite catches real violations: broken primitives fail it, threadevent's pass it.
 
-The broken Events are the kind of mistake an Event is usually written with first, each breaking one
+The broken ones are the kind of mistake a primitive is usually written with first, each breaking one
 invariant of the reliability rules in docs/design.md.  The scenarios run very briefly here (the suite
 itself is ``python -m stress``), with a short patience so that a lost wake-up is reported quickly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -25,6 +26,7 @@ if str(ROOT) not in sys.path:  # ``stress`` is a directory of the checkout, not 
 
 from stress.harness import Context, Settings  # noqa: E402
 from stress.runner import SCENARIOS, Result, Scenario, run_suite  # noqa: E402
+from threadevent import Empty, Queue, Semaphore  # noqa: E402
 
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 #: Short runs: a few hundred rounds of each scenario, not a stress test.
@@ -108,11 +110,17 @@ class StaleEvent(TextbookEvent):
 
 
 def run(
-    names: list[str], event: Any = None, patience: float = SHORT_PATIENCE, threads: int = 4
+    names: list[str],
+    event: Any = None,
+    patience: float = SHORT_PATIENCE,
+    threads: int = 4,
+    **primitives: Any,
 ) -> list[Result]:
     settings = Settings(duration=BRIEF, threads=threads, seed=20240611, patience=patience)
     if event is not None:
         settings = replace(settings, event=event)
+    if primitives:
+        settings = replace(settings, **primitives)
     results, _, _ = run_suite([BY_NAME[name] for name in names], settings, idle_timeout=IDLE)
     return results
 
@@ -170,6 +178,42 @@ def test_ping_pong_catches_a_stale_wake_up() -> None:
     (result,) = run(["ping_pong"], event=StaleEvent)
     assert not result.ok
     assert any("expected hop" in message for message in result.messages), result.messages
+
+
+class DroppingQueue(Queue[Any]):
+    """Broken: a get that ends in an exception (a kill, a Timeout) throws away the next item."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        try:
+            return super().get(block, timeout)
+        except BaseException:
+            with contextlib.suppress(Empty):
+                super().get(False)
+            raise
+
+
+class LeakySemaphore(Semaphore):
+    """Broken: an acquire that ends in an exception loses a permit."""
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        try:
+            return super().acquire(blocking, timeout)
+        except BaseException:
+            with self._lock:
+                self.counter -= 1
+            raise
+
+
+def test_queue_storm_catches_a_queue_that_drops_items() -> None:
+    (result,) = run(["queue_storm"], threads=6, queue=DroppingQueue)
+    assert not result.ok
+    assert any("never got" in message for message in result.messages), result.messages
+
+
+def test_semaphore_storm_catches_a_lost_permit() -> None:
+    (result,) = run(["semaphore_storm"], semaphore=LeakySemaphore)
+    assert not result.ok
+    assert any("after the storm" in message for message in result.messages), result.messages
 
 
 # -- the runner's own checks -----------------------------------------------------------------------
