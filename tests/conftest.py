@@ -218,3 +218,28 @@ def settled() -> hub.HubStats:
     """The hub's stats once every task has finished and every worker is parked (or gone)."""
     wait_until(lambda: (s := hub.stats()).running == 0 and s.queued == 0, what="the hub to settle")
     return hub.stats()
+
+
+def retire_all() -> None:
+    """Let every idle worker time out, and wait until they have: the next task needs a new thread."""
+    hub.configure(max_threads=hub.configuration().max_threads, idle_timeout=0.01)
+    wait_until(lambda: hub.stats().threads == 0, what="every worker to retire")
+
+
+@pytest.fixture
+def refuse_worker_threads(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
+    """``refuse(True)``: from now on, starting a worker thread fails as when the OS is out of threads."""
+    real_start = threading.Thread.start
+    refusing = [False]
+
+    def start(self: threading.Thread) -> None:
+        if refusing[0] and self.name.startswith("threadevent-worker-"):
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+
+    def refuse(on: bool) -> None:
+        refusing[0] = on
+
+    return refuse

@@ -28,7 +28,7 @@ from typing import Any
 
 import internals
 import pytest
-from conftest import PATIENCE, Threads, parked, run_bounded, settled, wait_until
+from conftest import PATIENCE, Threads, parked, retire_all, run_bounded, settled, wait_until
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -139,20 +139,29 @@ class Concurrency:
 # -- construction and bad arguments ------------------------------------------------------------------
 
 
-def test_sizes_that_int_accepts_are_taken_as_eventlet_takes_them() -> None:
+class Index:
+    """A whole number that is not an int (as numpy's integers are): taken through ``__index__``."""
+
+    def __index__(self) -> int:
+        return 4
+
+
+def test_sizes_are_whole_numbers() -> None:
     assert GreenPool().size == 1000
     assert GreenPool(3).size == 3
-    assert GreenPool("4").size == 4  # type: ignore[arg-type]
-    assert GreenPool(2.9).size == 2  # type: ignore[arg-type]
+    assert GreenPool(Index()).size == 4  # type: ignore[arg-type]
     assert GreenPool(0).size == 0
     assert GreenPile().pool.size == 1000
     assert GreenPile(5).pool.size == 5
 
 
+# A bool, a float or a string is a mistake, as for hub.configure(max_threads=...): eventlet took them
+# through int() and silently made True a pool of 1, 2.7 one of 2 and "10" one of 10.
 @pytest.mark.parametrize(
     ("size", "error"),
     [("four", TypeError), (None, TypeError), ([], TypeError), (float("nan"), TypeError),
-     (float("inf"), TypeError), (-1, ValueError), ("-3", ValueError)],
+     (float("inf"), TypeError), (-1, ValueError), ("-3", TypeError), (True, TypeError),
+     (2.7, TypeError), ("10", TypeError)],
 )  # fmt: skip
 def test_bad_sizes_are_rejected_and_change_nothing(size: Any, error: type[Exception]) -> None:
     with pytest.raises(error, match="size"):
@@ -854,6 +863,21 @@ def test_an_error_of_the_input_itself_comes_at_its_place(tracker: Tracker) -> No
 
     got = outcomes(pool.imap(lambda x: x * 10, source()))
     assert got[:2] == [10, 20] and isinstance(got[2], Boom) and len(got) == 3
+
+
+def test_imap_loses_no_item_when_the_os_refuses_its_first_thread(
+    refuse_worker_threads: Callable[[bool], None],
+) -> None:
+    # Regression: imap() read up to 2 x size items and then raised the hub's RuntimeError from the
+    # call itself; the iterator was never returned, and a retry on the same input skipped those items.
+    retire_all()
+    source = iter(range(20))
+    refuse_worker_threads(True)
+    results = GreenPool(4).imap(lambda x: x * 10, source)  # no thread yet: it does not raise here
+    with pytest.raises(RuntimeError, match="could not start a worker thread"):
+        next(results)
+    refuse_worker_threads(False)
+    assert list(results) == [x * 10 for x in range(20)]
 
 
 def test_imap_reads_an_endless_input_lazily(tracker: Tracker) -> None:

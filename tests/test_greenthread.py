@@ -374,6 +374,18 @@ def test_spawn_after_rejects_bad_seconds_and_schedules_nothing(seconds: Any, err
     assert internals.timer_entries() <= timer_calls  # nothing added (the timer may drop cancelled ones)
 
 
+@pytest.mark.parametrize(
+    "call", [sleep, lambda seconds: spawn_after(seconds, lambda: None)], ids=["sleep", "spawn_after"]
+)
+def test_a_bad_delay_is_named_seconds_and_none_is_not_offered(call: Callable[[Any], object]) -> None:
+    # Regression: "timeout must be a number of seconds or None, not NoneType", for a parameter named
+    # ``seconds`` that does not take None.
+    with pytest.raises(TypeError) as info:
+        call(None)
+    message = str(info.value)
+    assert message.startswith("seconds must be a number") and "or None" not in message, message
+
+
 def test_one_timer_thread_serves_every_delayed_spawn(gts: Greenthreads) -> None:
     pending = [spawn_after(3600 + i, lambda: None) for i in range(50)]
     try:
@@ -1189,6 +1201,33 @@ def test_kill_a_busy_greenthread_with_an_exception_that_needs_arguments(gts: Gre
     run_bounded(lambda: gt.kill(sent))
     assert isinstance(seen[0], NeedsAnArgument)
     assert gt.exception() is sent
+
+
+def test_a_kill_landing_in_a_callback_is_not_logged_as_the_callbacks_failure(
+    gts: Greenthreads, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Regression: a kill whose exception is an Exception, raised while the greenthread ran a
+    # done-callback, was logged as "exception calling callback" and swallowed there.
+    started = threading.Event()
+
+    def spin(_: object) -> None:
+        started.set()
+        while True:
+            sleep(0)  # a checkpoint, so that the kill lands here on every Python version
+
+    def body() -> str:
+        evt: Event[str] = Event()
+        evt.add_done_callback(spin)
+        evt.send("sent")
+        return "the kill was swallowed"
+
+    gt = gts.spawn(body)
+    assert started.wait(PATIENCE)
+    kill = KillError("in a callback")
+    with caplog.at_level(logging.ERROR, logger="threadevent"):
+        run_bounded(lambda: gt.kill(kill))
+        assert gt.exception(PATIENCE) is kill
+    assert not [r for r in caplog.records if "callback" in r.getMessage()], caplog.records
 
 
 @pytest.mark.parametrize("checkpoint", ["blocking", "non-blocking"])

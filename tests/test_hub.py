@@ -23,7 +23,7 @@ from typing import Any
 
 import internals
 import pytest
-from conftest import PATIENCE, Threads, settled, wait_until
+from conftest import PATIENCE, Threads, retire_all, settled, wait_until
 
 from threadevent import hub
 from threadevent.hub import HubStats, TimerHandle
@@ -94,12 +94,6 @@ class Recorder:
             if not self.changed.wait_for(lambda: len(self.ran) >= n, PATIENCE):
                 pytest.fail(f"only {len(self.ran)} of {n} tasks ran")
             return list(self.ran)
-
-
-def retire_all() -> None:
-    """Let every idle worker time out, and wait until they have."""
-    hub.configure(max_threads=hub.configuration().max_threads, idle_timeout=0.01)
-    wait_until(lambda: hub.stats().threads == 0, what="every worker to retire")
 
 
 def worker_threads() -> list[threading.Thread]:
@@ -399,25 +393,6 @@ def test_a_raising_excepthook_is_reported_and_the_worker_survives(monkeypatch: p
     done = threading.Event()
     hub.submit(done.set)
     assert done.wait(PATIENCE)
-
-
-@pytest.fixture
-def refuse_worker_threads(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
-    """``refuse(True)``: from now on, starting a worker thread fails as when the OS is out of threads."""
-    real_start = threading.Thread.start
-    refusing = [False]
-
-    def start(self: threading.Thread) -> None:
-        if refusing[0] and self.name.startswith("threadevent-worker-"):
-            raise RuntimeError("can't start new thread")
-        real_start(self)
-
-    monkeypatch.setattr(threading.Thread, "start", start)
-
-    def refuse(on: bool) -> None:
-        refusing[0] = on
-
-    return refuse
 
 
 def test_thread_start_failure_raises_and_loses_nothing(

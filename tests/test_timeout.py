@@ -8,6 +8,7 @@ but in a plain ``threading.Event.wait``, which is not a checkpoint, as a thread 
 
 from __future__ import annotations
 
+import math
 import random
 import subprocess
 import sys
@@ -409,6 +410,14 @@ def test_bad_arguments_raise_and_arm_nothing(seconds: Any, exception: Any, error
     with pytest.raises(error):
         Timeout(seconds, exception)
     assert internals.pending_interrupts() == 0
+
+
+@pytest.mark.parametrize("seconds", [10**400, math.inf, threading.TIMEOUT_MAX * 2])
+def test_a_deadline_beyond_any_clock_never_fires(seconds: float) -> None:
+    # Regression: Timeout(10**400) raised a bare OverflowError, while wait, sleep and spawn_after
+    # take the same value as "for ever".
+    with Timeout(seconds):
+        assert Event().wait(0.01) is None
 
 
 def test_str_and_repr() -> None:

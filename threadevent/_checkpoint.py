@@ -52,6 +52,7 @@ __all__ = [
     "current_state",
     "expire",
     "interrupt",
+    "interrupting",
     "kill",
     "postpone",
     "release",
@@ -180,6 +181,13 @@ def current_state(create: bool = False) -> ThreadState | None:
     if state is None and create:
         state = _local.state = ThreadState()
     return state
+
+
+def interrupting(exc: BaseException) -> bool:
+    """Whether ``exc`` is an interrupt aimed at the calling thread: its greenthread's kill (or the copy
+    the interpreter raised of it) or its expired deadline, rather than an error of the code it ran."""
+    state = _local.state
+    return state is not None and state.aimed_here(state.failure(exc))
 
 
 def current_owner() -> object:

@@ -157,7 +157,7 @@ class MapIterator(Generic[_T]):
                     if start:
                         self._runners += 1
                 if start:
-                    self._start_runner()
+                    self._try_to_start_runner()
 
     def _all_busy(self) -> bool:
         """Every runner is inside a function (or there is none), and the pool's size allows one more.
@@ -166,6 +166,14 @@ class MapIterator(Generic[_T]):
         functions do not start a runner per item.  Lock held.
         """
         return self._busy == self._runners and self._runners < self._limit()
+
+    def _try_to_start_runner(self) -> None:
+        """Start the runner the caller counted; if the hub has no thread for it, the items read stay
+        queued, and the consumer's wait (``_wait_for``) tries again and raises the hub's error there."""
+        try:
+            self._start_runner()
+        except RuntimeError:
+            pass
 
     def _start_runner(self) -> None:
         """Start the runner that the caller counted in ``_runners``."""

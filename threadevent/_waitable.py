@@ -25,7 +25,7 @@ from threadevent._api import (
     check_timeout,
     unwrap,
 )
-from threadevent._checkpoint import PENDING, block, check, runs_user_code
+from threadevent._checkpoint import PENDING, block, check, interrupting, runs_user_code
 from threadevent._parking import Node
 
 __all__ = ["Waitable", "add_hook", "outcome", "remove_hook", "retrieve", "wait_outcome"]
@@ -275,7 +275,9 @@ class Waitable(Generic[_T]):
                     fn.fire(outcome)
                 else:
                     fn(self)
-            except Exception:
+            except Exception as exc:
+                if interrupting(exc):
+                    raise  # a kill or a deadline of this thread, an Exception by choice: not the callback's
                 logger.exception("exception calling callback for %r", self)
 
     # -- asyncio ---------------------------------------------------------------------------------

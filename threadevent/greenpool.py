@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar, overload
 
-from threadevent._api import report, report_exception, unwrap
+from threadevent._api import check_size, report, report_exception, unwrap
 from threadevent._checkpoint import PENDING, GreenletExit, check, runs_user_code
 from threadevent._imap import MapIterator
 from threadevent._parking import ParkingLot
@@ -18,17 +18,6 @@ from threadevent.greenthread import GreenThread, getcurrent, launch, run_inline
 __all__ = ["GreenPile", "GreenPool"]
 
 _T = TypeVar("_T")
-
-
-def _check_size(size: Any, what: str) -> int:
-    """``size`` as eventlet takes it (anything ``int()`` accepts), checked: a clear error otherwise."""
-    try:
-        number = int(size)
-    except (TypeError, ValueError, OverflowError):
-        raise TypeError(f"{what} needs a whole number as size, not {type(size).__name__} {size!r}") from None
-    if number < 0:
-        raise ValueError(f"{what} needs a size >= 0, not {number}")
-    return number
 
 
 class GreenPool:
@@ -62,7 +51,7 @@ class GreenPool:
     """
 
     def __init__(self, size: int = 1000) -> None:
-        self._size = _check_size(size, "GreenPool()")
+        self._size = check_size(size, "GreenPool() size")
         #: Guards everything below; nothing blocks or calls out while holding it.
         self._lock = allocate_lock()
         #: The pool's greenthreads that hold a slot, until they finish (or are found finished).
@@ -241,7 +230,7 @@ class GreenPool:
     def resize(self, new_size: int) -> None:
         """Change ``size``.  Growing lets blocked spawners start at once; shrinking stops nothing that
         runs, new spawns wait until fewer than ``new_size`` run.  Bad sizes as for the constructor."""
-        size = _check_size(new_size, "GreenPool.resize()")
+        size = check_size(new_size, "GreenPool.resize() size")
         with self._lock:
             self._size = size
             while self._spawners and self._taken < size:
