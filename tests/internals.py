@@ -18,7 +18,11 @@ import pytest
 from threadevent import _checkpoint, _handoff, _parking, _timer, _waitable, hub, waiting
 from threadevent._checkpoint import ThreadState, current_state, expire, interrupt, release
 
+#: Whether kills reach busy code asynchronously (not on CPython 3.13).
+ASYNC_KILLS = _checkpoint.ASYNC_KILLS
+
 __all__ = [
+    "ASYNC_KILLS",
     "HANDOFFS",
     "ThreadState",
     "current_state",

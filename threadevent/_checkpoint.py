@@ -43,6 +43,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 __all__ = [
+    "ASYNC_KILLS",
     "PENDING",
     "GreenletExit",
     "ThreadState",
@@ -65,6 +66,11 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 class GreenletExit(BaseException):
     """The default exception of ``kill()`` and ``cancel()``; a ``BaseException``, as in greenlet."""
+
+#: Whether a kill may be raised asynchronously in a busy greenthread.  Not on CPython 3.13: there an
+#: asynchronous exception can skip ``finally`` blocks and ``with`` exits (python/cpython#139622; a kill
+#: landing in ``with lock:`` left the lock held in 47 of 50 tries), so a kill waits for a checkpoint.
+ASYNC_KILLS = sys.version_info[:2] != (3, 13)
 
 #: How many threads have an interrupt recorded and not yet raised.  A list so that readers can import
 #: it once; only ever changed while ``_pending_lock`` is held, and always inline, right beside the
@@ -273,7 +279,8 @@ def kill(state: ThreadState, exc: BaseException, owner: object) -> bool:
     Blocked in a checkpoint: raised there, at once.  Busy elsewhere: raised asynchronously, at its next
     bytecode (CPython's ``PyThreadState_SetAsyncExc``; best effort, since a blocking C call is not
     interrupted), except while the thread executes threadevent's own code, whose bookkeeping must not
-    be cut in half: then it stays pending for the next checkpoint.  One raised asynchronously is
+    be cut in half, and on CPython 3.13 (``ASYNC_KILLS``): then it stays pending for the next
+    checkpoint.  One raised asynchronously is
     settled at the next checkpoint (``_settle``).  Returns whether the exception is still undelivered,
     and so worth another try: also when ``owner`` is not running in the thread (not yet, or no longer:
     the caller stops trying once it has ended).
@@ -290,7 +297,7 @@ def kill(state: ThreadState, exc: BaseException, owner: object) -> bool:
         if parked is not None:
             release(parked)  # block() raises it as it wakes
             return False
-        if _in_threadevent(state.ident):
+        if not ASYNC_KILLS or _in_threadevent(state.ident):
             return True
         # Raised asynchronously: no longer pending, so that a deadline may still fire in the cleanup.
         # But the interpreter may raise it in a __del__ or a gc callback and drop it there: the next

@@ -214,20 +214,27 @@ class GreenThread(Waitable[_T]):
         self._send(None, (type(exc), exc, tb))
         return True
 
-    def kill(self, *throw_args: Any) -> None:
+    def kill(self, *throw_args: Any, timeout: float | None = None) -> bool:
         """Raise ``throw_args`` (default ``GreenletExit``) inside it, and wait until it has ended.
 
         Not started: as ``cancel``.  Blocked in a checkpoint: raised there at once.  Running other code:
         raised asynchronously at its next bytecode (best effort), and again at its next checkpoint
         unless it is handling it there (in an ``except`` or ``finally`` block): the interpreter drops
-        an exception raised in a ``__del__`` or a gc callback.  From inside itself: raised here.
-        Ended: no effect.
+        an exception raised in a ``__del__`` or a gc callback.  On CPython 3.13, whose asynchronous
+        exceptions can skip ``finally`` blocks and ``with`` exits, only at its next checkpoint.  From
+        inside itself: raised here.  Ended: no effect.
+
+        Returns True once it has ended.  ``timeout`` (seconds) bounds the wait: False if it still runs
+        then (a target that catches its kill and goes on, or one blocked in a C call), and the kill
+        stays pending for its next checkpoint.
         """
+        seconds = -1.0 if timeout is None else check_timeout(timeout)
         exc, tb = as_exception(throw_args if throw_args else (GreenletExit,))
         if getcurrent() is self:
             raise exc.with_traceback(tb)
         if self.cancel(exc.with_traceback(tb)):
-            return
+            return True
+        deadline = monotonic() + seconds if seconds >= 0.0 else -1.0
         # Raised once, at the latest when it ends; offered again every few milliseconds while it is
         # still pending: the function has not quite started, it is busy in threadevent's own code, or
         # a wait that succeeded as the kill came left it for the next checkpoint (``postpone``), which
@@ -236,8 +243,11 @@ class GreenThread(Waitable[_T]):
             state = self._state
             if state is not None:
                 deliver_kill(state, exc, self)
-            if self._wait(_KILL_RETRY) is not None:
-                return
+            wait = _KILL_RETRY if deadline < 0.0 else min(_KILL_RETRY, max(deadline - monotonic(), 0.0))
+            if self._wait(wait) is not None:
+                return True
+            if deadline >= 0.0 and monotonic() >= deadline:
+                return False
 
     # -- the rest --------------------------------------------------------------------------------
 
@@ -376,9 +386,9 @@ def sleep(seconds: float = 0) -> None:
             return
 
 
-def kill(greenthread: GreenThread[Any], *throw_args: Any) -> None:
-    """``greenthread.kill(*throw_args)``."""
-    greenthread.kill(*throw_args)
+def kill(greenthread: GreenThread[Any], *throw_args: Any, timeout: float | None = None) -> bool:
+    """``greenthread.kill(*throw_args, timeout=timeout)``."""
+    return greenthread.kill(*throw_args, timeout=timeout)
 
 
 # -- the internal API of GreenPool and its imap: plain names, not exported -------------------------------
