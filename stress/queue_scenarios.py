@@ -27,14 +27,15 @@ _PACKAGE = os.path.dirname(threadevent.__file__) + os.sep
 _KINDS = (("bounded", 4), ("unbounded", None), ("channel", 0))
 
 
-def _at_checkpoint(exc: BaseException | None) -> bool:
-    """Whether ``exc`` was raised inside threadevent (at a checkpoint), not in the victim's own code."""
+def _landed(exc: BaseException | None) -> str:
+    """Where a victim's kill landed: "before it ran" (cancelled), "at a checkpoint" (raised inside
+    threadevent), or "in its own code" (raised asynchronously)."""
     tb = None if exc is None else exc.__traceback__
     if tb is None:
-        return False
+        return "before it ran"
     while tb.tb_next is not None:
         tb = tb.tb_next
-    return tb.tb_frame.f_code.co_filename.startswith(_PACKAGE)
+    return "at a checkpoint" if tb.tb_frame.f_code.co_filename.startswith(_PACKAGE) else "in its own code"
 
 
 def _death(greenthread: GreenThread[Any], ctx: Context) -> BaseException | None:
@@ -159,7 +160,7 @@ def _bury_producer(ctx: Context, victim: GreenThread[None], me: _Producer, books
         return
     if item is None or item in books.done or item in books.failed:
         return
-    if _at_checkpoint(exc):
+    if _landed(exc) == "at a checkpoint":
         books.failed.add(item)  # the kill was raised by put() itself: nothing was put
         ctx.note("put interrupted at its checkpoint")
     else:
@@ -181,7 +182,7 @@ def _drive_consumer(ctx: Context, q: Any, books: _Books, kind: str, index: int) 
         if exc is not None and not isinstance(exc, GreenletExit):
             ctx.violation(f"a consumer died of {exc!r}, not of its kill")
             return
-        if not _at_checkpoint(exc):
+        if _landed(exc) == "in its own code":
             with books.lock:
                 books.unsure_gets += 1
         ctx.count(len(got))
@@ -276,4 +277,4 @@ def _drive_holder(ctx: Context, sem: Any, holders: _Holders, index: int) -> None
             ctx.violation(f"a holder died of {exc!r}, not of its kill")
             return
         ctx.count()
-        ctx.note("killed at a checkpoint" if _at_checkpoint(exc) else "killed in its own code")
+        ctx.note(f"killed {_landed(exc)}")
