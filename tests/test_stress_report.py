@@ -1,0 +1,116 @@
+"""What ``python -m stress`` tells its reader: how long it takes, its progress, one verdict, replays that run.
+
+The suite's own checks (scenarios, planted bugs) are in test_stress.py; these are about the command line
+and the benchmark's report.  Everything here runs in a few seconds: one brief scenario, one tiny row.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import PATIENCE
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # ``stress`` is a directory of the checkout, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from stress import bench  # noqa: E402
+
+
+def run(
+    *args: str, module: str = "stress", pythonpath: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE ARGS`` from the checkout's root, with PYTHONPATH as given (none by default)."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=4 * PATIENCE,
+    )
+
+
+def last_line(text: str) -> str:
+    return text.rstrip("\n").splitlines()[-1]
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def test_help_says_how_long_each_run_takes() -> None:
+    done = run("--help")
+    assert done.returncode == 0
+    durations = done.stdout[done.stdout.index("How long a run takes") :].splitlines()
+    said = dict(line.strip().split("  ", 1) for line in durations if line.strip().startswith("python -m"))
+    assert sorted(said) == ["python -m stress", "python -m stress --long", "python -m stress --quick"]
+    assert all(" s" in took or "minute" in took for took in said.values()), said
+    assert "--long" in done.stdout and "--quick" in done.stdout
+
+
+def test_quick_and_long_exclude_each_other() -> None:
+    done = run("--quick", "--long", "--no-bench")
+    assert done.returncode == 2
+    assert "not allowed with argument" in done.stderr
+
+
+def test_the_last_line_is_the_verdict_on_both_parts() -> None:
+    done = run("--only", "reset_races", "--duration", "0.2", "--threads", "4", "--seed", "3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert last_line(done.stdout) == (
+        "verdict: OK: every invariant held, no thread leaked (1 scenario); benchmark not run (--only)."
+    )
+
+
+# -- the benchmark's report ------------------------------------------------------------------------
+
+
+def test_row_names_give_the_size_measured() -> None:
+    for row in bench.ROWS:
+        for length in ("quick", "default"):
+            assert "100k" not in row.title(row.size_for(length)), (length, row.name)
+    long = [row.title(row.size_for("long")) for row in bench.ROWS if "{n}" in row.name]
+    assert long and all("100k" in name for name in long)
+
+
+def _row(ratio: float, ratios: list[float], bar: float | None = 0.8) -> dict[str, object]:
+    return {"name": "ping-pong", "rival": "threading.Event", "unit": "us", "bar": bar, "ratio": ratio,
+            "ratios": ratios, "ours": 1.0, "rival_value": 1.0}  # fmt: skip
+
+
+def test_a_missed_bar_carries_the_spread_of_the_rounds() -> None:
+    met = _row(0.5, [0.4, 0.5, 0.6])
+    noisy = _row(1.04, [0.93, 1.04, 1.12])
+    assert bench.judge(met, met) == []
+    (why,) = bench.judge(met, noisy)
+    assert why == "all CPUs ratio 1.040 > 1 (rounds 0.930 to 1.120: the best round met it, noise likely)"
+    regressed = _row(0.9, [0.85, 0.9, 0.95])
+    (why,) = bench.judge(regressed, met)
+    assert (
+        why == "1 CPU ratio 0.900 > 0.8 (rounds 0.850 to 0.950: every round missed it, a regression likely)"
+    )
+    summary = bench.summary({"rows": [met, regressed]}, {"rows": [met, noisy]}, rounds=3)
+    assert "\n" not in summary
+    assert summary.startswith("1 of 2 bars MISSED: ping-pong vs threading.Event: 1 CPU ratio 0.900 > 0.8")
+    assert "all CPUs ratio 1.040 > 1 (rounds 0.930 to 1.120" in summary
+    assert (
+        bench.summary({"rows": [met]}, {"rows": [met]}, rounds=3)
+        == "every bar met (1 row, median of 3 rounds)"
+    )
+
+
+@pytest.mark.timeout(60)
+def test_the_benchmark_reports_each_row_as_it_is_measured() -> None:
+    done = run("--quick", "--rounds", "2", "--only", "wait() on a sent event", module="stress.bench")
+    assert done.returncode == 0, done.stdout + done.stderr
+    progress = [line.strip() for line in done.stderr.splitlines()]
+    assert [line.split("]")[0] for line in progress] == ["[1 CPU 1/1", "[all CPUs 1/1"]
+    assert all("ratio" in line and "rounds" in line for line in progress), progress
+    assert last_line(done.stdout).startswith("Benchmark: ")
