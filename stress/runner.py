@@ -17,13 +17,16 @@ import argparse
 import importlib
 import json
 import math
+import os
 import random
+import shlex
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, TextIO
 
 from stress import event_scenarios, greenthread_scenarios
@@ -55,6 +58,8 @@ How long a run takes, measured on a shared 2-core machine:
 With --no-bench: about 30 s, 15 s and 50 s."""
 #: Without a terminal, a scenario that runs longer than this says how far it got, every so often.
 _PLAIN_EVERY = 5.0
+#: The checkout's root: ``python -m stress`` runs from there.
+_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -313,11 +318,30 @@ def render(results: Sequence[Result], threads_before: int, threads_after: int) -
 
 
 def _replay(name: str, settings: Settings, event: str | None) -> str:
+    """The complete command that runs the scenario again with the same choices (from the checkout's root)."""
     command = (
         f"python -m stress --only {name} --seed {settings.seed} --threads {settings.threads} "
         f"--duration {settings.duration:g} --patience {settings.patience:g} --no-bench"
     )
-    return command + (f" --event {event}" if event else "")
+    if not event:
+        return command
+    return _pythonpath_for(event.partition(":")[0]) + command + f" --event {shlex.quote(event)}"
+
+
+def _pythonpath_for(module_name: str) -> str:
+    """``PYTHONPATH=DIR `` if the module was found only through $PYTHONPATH (and not in the checkout's root
+    or its tests/, where ``python -m stress`` finds modules itself), else ``""``."""
+    file = getattr(sys.modules.get(module_name), "__file__", None)
+    if file is None:
+        return ""
+    entry = Path(file).resolve().parent
+    for _ in range(module_name.count(".") + (Path(file).name == "__init__.py")):
+        entry = entry.parent
+    own = {_ROOT, _ROOT / "tests"}
+    given = {Path(p).resolve() for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+    if entry in own or entry not in given:
+        return ""
+    return f"PYTHONPATH={shlex.quote(str(entry))} "
 
 
 def _failures(results: Sequence[Result], settings: Settings, event: str | None) -> str:
@@ -360,12 +384,28 @@ def _load_event(spec: str) -> Callable[[], Any]:
             f"python -m stress: --event takes MODULE:NAME (e.g. mypkg.events:MyEvent), not {spec!r}"
         )
     try:
-        factory = getattr(importlib.import_module(module_name), attr)
+        factory = getattr(_import(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise SystemExit(f"python -m stress: --event {spec}: {exc}") from None
     if not callable(factory):
         raise SystemExit(f"python -m stress: --event {spec} is not callable")
     return factory  # type: ignore[no-any-return]
+
+
+def _import(module_name: str) -> Any:
+    """Import the module; if there is none of that name, look in the checkout's tests/ too.
+
+    The suite's own broken Events live there (``--event test_stress:NotifyOneEvent``): with this, neither
+    that command nor the replay line printed after it needs ``PYTHONPATH=tests``.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        tests = str(_ROOT / "tests")
+        if exc.name != module_name.partition(".")[0] or tests in sys.path:
+            raise
+    sys.path.append(tests)
+    return importlib.import_module(module_name)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -424,7 +464,7 @@ def _parser() -> argparse.ArgumentParser:
         "--event",
         metavar="MODULE:NAME",
         help="run the Event scenarios (fan_out, ping_pong, reset_races, timeout_races) against another "
-        "Event class, e.g. to see the suite catch a broken one",
+        "Event class, e.g. to see the suite catch a broken one (MODULE is also looked for in tests/)",
     )
     parser.add_argument("--list", action="store_true", help="describe the scenarios and exit")
     return parser

@@ -7,6 +7,7 @@ and the benchmark's report.  Everything here runs in a few seconds: one brief sc
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,34 @@ def test_the_last_line_is_the_verdict_on_both_parts() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert last_line(done.stdout) == (
         "verdict: OK: every invariant held, no thread leaked (1 scenario); benchmark not run (--only)."
+    )
+
+
+def test_a_replay_line_is_a_complete_command() -> None:
+    # The broken Event lives in tests/test_stress.py: neither the run nor its replay needs PYTHONPATH.
+    args = ["--only", "fan_out", "--duration", "3", "--threads", "4", "--seed", "7", "--patience", "1"]
+    done = run(*args, "--event", "test_stress:NotifyOneEvent")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert last_line(done.stdout).startswith("verdict: FAILED: fan_out: ")
+    (replay,) = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("replay: ")]
+    command = shlex.split(replay.removeprefix("replay: "))
+    assert command[:3] == ["python", "-m", "stress"]
+    again = run(*command[3:])
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "lost wake-up" in again.stdout or "never woke" in again.stdout
+
+
+def test_a_replay_names_a_pythonpath_the_run_needed(tmp_path: Path) -> None:
+    tests = str(ROOT / "tests")
+    (tmp_path / "broken_events.py").write_text(
+        f"import sys\nsys.path.append({tests!r})\nfrom test_stress import NotifyOneEvent as Broken\n"
+    )
+    args = ["--only", "fan_out", "--duration", "3", "--threads", "4", "--seed", "7", "--patience", "1"]
+    done = run(*args, "--event", "broken_events:Broken", pythonpath=str(tmp_path))
+    assert done.returncode == 1, done.stdout + done.stderr
+    (replay,) = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("replay: ")]
+    assert replay.startswith(
+        f"replay: PYTHONPATH={shlex.quote(str(tmp_path))} python -m stress --only fan_out"
     )
 
 
