@@ -2,7 +2,7 @@
 
     python -m stress.bench            # both CPU modes, 5 rounds: about 30 s on a 2-core machine
     python -m stress.bench --quick    # a smoke run for CI: small sizes, 3 rounds (about 10 s)
-    python -m stress.bench --long     # the largest sizes, 7 rounds (2.5 to 5 minutes)
+    python -m stress.bench --long     # the largest sizes, 7 rounds (about 2 minutes)
     python -m stress.bench --check    # exit 1 if a bar is missed
 
 Each workload is measured twice, in two child processes: pinned to one CPU (the library's own overhead,
@@ -40,6 +40,10 @@ Measure = Callable[[int], float]
 #: The run lengths: rounds per row, and which of a row's sizes, scaled by how much.
 ROUNDS = {"quick": 3, "default": 5, "long": 7}
 _QUICK_SCALE = 0.25
+#: In a default run, a row that has taken this many seconds stops after its current round, once it has
+#: ``_MIN_ROUNDS``: on a busy machine the run stays short, with the medians of fewer rounds.
+_BUDGET = 2.5
+_MIN_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -468,10 +472,13 @@ ROWS: list[Row] = [
 _HEARTBEAT = 5.0
 
 
-def _run_rows(length: str, rounds: int, scale: float, only: str | None, label: str) -> list[dict[str, Any]]:
+def _run_rows(
+    length: str, rounds: int, scale: float, only: str | None, label: str, budget: float | None = None
+) -> list[dict[str, Any]]:
     """Measure every row, ours and rival alternating, in this process; return the medians.
 
-    A line per row goes to stderr as soon as it is measured, so that a long run shows its progress.
+    With a ``budget``, a row stops after the round that takes it past that many seconds, if it has had
+    ``_MIN_ROUNDS`` by then.  A line per row goes to stderr as soon as it is measured.
     """
     sized = [(row, row.size_for(length, scale)) for row in ROWS]
     sized = [(row, size) for row, size in sized if only is None or only in row.title(size)]
@@ -498,6 +505,9 @@ def _run_rows(length: str, rounds: int, scale: float, only: str | None, label: s
             b = second(size)
             ours.append(a if i % 2 == 0 else b)
             rival.append(b if i % 2 == 0 else a)
+            if i + 1 < n and i + 1 >= _MIN_ROUNDS and budget is not None:
+                if time.monotonic() - started > budget:
+                    break
             if i + 1 < n:
                 beat(f"round {i + 1} of {n} done")
         ratios = [o / r for o, r in zip(ours, rival, strict=True)]
@@ -536,7 +546,7 @@ def _progress(text: str, started: float) -> None:
 def _spread(ratios: list[float]) -> str:
     if len(ratios) == 1:
         return "1 round"
-    return f"rounds {min(ratios):.3f} to {max(ratios):.3f}"
+    return f"{len(ratios)} rounds, {min(ratios):.3f} to {max(ratios):.3f}"
 
 
 def _describe(row: Row, size: int) -> dict[str, Any]:
@@ -554,17 +564,20 @@ def _pin_to_one_cpu() -> str:
 _LABELS = {"one": "1 CPU", "all": "all CPUs"}
 
 
-def _child(mode: str, length: str, rounds: int, scale: float, only: str | None) -> None:
+def _child(mode: str, length: str, rounds: int, scale: float, only: str | None, budget: float | None) -> None:
     note = _pin_to_one_cpu() if mode == "one" else f"{len(os.sched_getaffinity(0))} CPUs"
-    rows = _run_rows(length, rounds, scale, only, _LABELS[mode])
+    rows = _run_rows(length, rounds, scale, only, _LABELS[mode], budget)
     print(json.dumps({"note": note, "rows": rows}))
 
 
-def _measure_mode(mode: str, length: str, rounds: int, scale: float, only: str | None) -> dict[str, Any]:
+def _measure_mode(
+    mode: str, length: str, rounds: int, scale: float, only: str | None, budget: float | None
+) -> dict[str, Any]:
     # A fresh process per mode: affinity set before any thread exists applies to every thread.
     cmd = [sys.executable, "-m", "stress.bench", "--child", mode, "--rounds", str(rounds)]
     cmd += ["--scale", str(scale)] + ([] if length == "default" else [f"--{length}"])
     cmd += [] if only is None else ["--only", only]
+    cmd += [] if budget is None else ["--budget", str(budget)]
     done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
@@ -611,9 +624,9 @@ def judge(one: dict[str, Any], every: dict[str, Any]) -> list[str]:
         if len(ratios) == 1:
             hint = "1 round: re-run to see whether it repeats"
         elif min(ratios) <= limit:
-            hint = f"{_spread(ratios)}: the best round met it, noise likely"
+            hint = f"{_spread(ratios)}; the best round met it, noise likely"
         else:
-            hint = f"{_spread(ratios)}: every round missed it, a regression likely"
+            hint = f"{_spread(ratios)}; every round missed it, a regression likely"
         why.append(f"{_LABELS[mode]} ratio {row['ratio']:.3f} > {limit:g} ({hint})")
     return why
 
@@ -644,13 +657,13 @@ def render(one: dict[str, Any], every: dict[str, Any]) -> tuple[str, bool]:
     return "\n".join(lines), ok
 
 
-def summary(one: dict[str, Any], every: dict[str, Any], rounds: int) -> str:
+def summary(one: dict[str, Any], every: dict[str, Any]) -> str:
     """One line: every bar met, or each bar missed with the measured spread."""
     rows = list(zip(one["rows"], every["rows"], strict=True))
     missed = [(a, judge(a, b)) for a, b in rows]
     missed = [(a, why) for a, why in missed if why]
     if not missed:
-        return f"every bar met ({len(rows)} row{'s' if len(rows) != 1 else ''}, median of {rounds} rounds)"
+        return f"every bar met ({len(rows)} row{'s' if len(rows) != 1 else ''})"
     listed = "; ".join(
         f"{a['name']}{' vs ' + a['rival'] if a['rival'] else ''}: {', '.join(why)}" for a, why in missed
     )
@@ -663,7 +676,6 @@ class Report:
 
     one: dict[str, Any]
     every: dict[str, Any]
-    rounds: int
     table: str
     ok: bool
     summary: str
@@ -672,20 +684,27 @@ class Report:
 def run(
     length: str = "default", rounds: int | None = None, scale: float = 1.0, only: str | None = None
 ) -> Report:
-    """Measure every row in both modes (each in a child process), printing as it goes; the report."""
+    """Measure every row in both modes (each in a child process), printing as it goes; the report.
+
+    ``rounds`` overrides the length's; then every row gets all of them, however long they take.
+    """
+    budget = _BUDGET if length == "default" and rounds is None else None
     rounds = rounds or ROUNDS[length]
-    sizes = "" if scale == 1.0 else f", sizes x {scale:g}"
+    how = f"{rounds} rounds" + (
+        f" (from {_MIN_ROUNDS} on, none begun after a row's first {_BUDGET:g} s)" if budget else ""
+    )
     print(
-        f"threadevent benchmark: Python {sys.version.split()[0]}, {length} run: {rounds} rounds{sizes}; "
-        "a line per row on stderr as it is measured, on 1 CPU and then on all CPUs",
+        f"threadevent benchmark: Python {sys.version.split()[0]}, {length} run, {how}"
+        + ("" if scale == 1.0 else f", sizes x {scale:g}")
+        + "; a line per row on stderr as it is measured, on 1 CPU and then on all CPUs",
         flush=True,
     )
-    one = _measure_mode("one", length, rounds, scale, only)
-    every = _measure_mode("all", length, rounds, scale, only)
+    one = _measure_mode("one", length, rounds, scale, only, budget)
+    every = _measure_mode("all", length, rounds, scale, only, budget)
     print(f"\none CPU: {one['note']}; all CPUs: {every['note']}\n")
     table, ok = render(one, every)
     print(table, flush=True)
-    return Report(one, every, rounds, table, ok, summary(one, every, rounds))
+    return Report(one, every, table, ok, summary(one, every))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -699,27 +718,32 @@ def _parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="a quarter of the default sizes, 3 rounds: about 10 s"
     )
     length.add_argument(
-        "--long", action="store_true", help="the largest sizes (100k items), 7 rounds: 2.5 to 5 minutes"
+        "--long", action="store_true", help="the largest sizes (100k items), 7 rounds: about 2 minutes"
     )
     parser.add_argument(
-        "--rounds", type=int, default=None, help="rounds per workload (default 5, quick 3, long 7)"
+        "--rounds",
+        type=int,
+        default=None,
+        help=f"rounds per workload (default {ROUNDS['default']}, fewer on a busy machine; "
+        f"quick {ROUNDS['quick']}, long {ROUNDS['long']})",
     )
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every workload's size")
     parser.add_argument("--check", action="store_true", help="exit 1 if any bar is missed")
     parser.add_argument("--json", metavar="FILE", help="also write the raw results to FILE")
     parser.add_argument("--only", metavar="TEXT", help="only the workloads whose name contains TEXT")
     parser.add_argument("--child", choices=["one", "all"], help=argparse.SUPPRESS)
+    parser.add_argument("--budget", type=float, default=None, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     length = "quick" if args.quick else "long" if args.long else "default"
-    rounds = args.rounds or ROUNDS[length]
     if args.child:
-        _child(args.child, length, rounds, args.scale, args.only)
+        rounds = args.rounds or ROUNDS[length]
+        _child(args.child, length, rounds, args.scale, args.only, args.budget)
         return 0
-    report = run(length, rounds, args.scale, args.only)
+    report = run(length, args.rounds, args.scale, args.only)
     print(f"\nBenchmark: {report.summary}.")
     if args.json:
         with open(args.json, "w") as f:

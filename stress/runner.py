@@ -52,7 +52,7 @@ _LENGTHS = {"quick": _Length(1.5, 8), "default": _Length(3.0, 16), "long": _Leng
 #: What --help says about them: as measured on the development machine.
 _DURATIONS = """\
 How long a run takes, measured on a shared 2-core machine:
-  python -m stress            60 to 70 s (at most 90): 9 scenarios x 3 s, then the benchmark
+  python -m stress            60 to 75 s: 9 scenarios x 3 s, then the benchmark (fewer rounds if busy)
   python -m stress --quick    about 20 s: 9 scenarios x 1.5 s, then a smoke run of the benchmark
   python -m stress --long     about 3 minutes: 9 scenarios x 5 s, then the benchmark's full sizes
 With --no-bench: about 30 s, 15 s and 50 s."""

@@ -10,6 +10,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -119,20 +120,32 @@ def test_a_missed_bar_carries_the_spread_of_the_rounds() -> None:
     noisy = _row(1.04, [0.93, 1.04, 1.12])
     assert bench.judge(met, met) == []
     (why,) = bench.judge(met, noisy)
-    assert why == "all CPUs ratio 1.040 > 1 (rounds 0.930 to 1.120: the best round met it, noise likely)"
+    assert why == "all CPUs ratio 1.040 > 1 (3 rounds, 0.930 to 1.120; the best round met it, noise likely)"
     regressed = _row(0.9, [0.85, 0.9, 0.95])
     (why,) = bench.judge(regressed, met)
     assert (
-        why == "1 CPU ratio 0.900 > 0.8 (rounds 0.850 to 0.950: every round missed it, a regression likely)"
+        why
+        == "1 CPU ratio 0.900 > 0.8 (3 rounds, 0.850 to 0.950; every round missed it, a regression likely)"
     )
-    summary = bench.summary({"rows": [met, regressed]}, {"rows": [met, noisy]}, rounds=3)
+    summary = bench.summary({"rows": [met, regressed]}, {"rows": [met, noisy]})
     assert "\n" not in summary
     assert summary.startswith("1 of 2 bars MISSED: ping-pong vs threading.Event: 1 CPU ratio 0.900 > 0.8")
-    assert "all CPUs ratio 1.040 > 1 (rounds 0.930 to 1.120" in summary
-    assert (
-        bench.summary({"rows": [met]}, {"rows": [met]}, rounds=3)
-        == "every bar met (1 row, median of 3 rounds)"
-    )
+    assert "all CPUs ratio 1.040 > 1 (3 rounds, 0.930 to 1.120" in summary
+    assert bench.summary({"rows": [met]}, {"rows": [met]}) == "every bar met (1 row)"
+
+
+def test_a_default_run_takes_fewer_rounds_of_a_row_that_runs_over_its_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def slow(n: int) -> float:
+        time.sleep(0.02)
+        return 1.0
+
+    monkeypatch.setattr(bench, "ROWS", [bench.Row("slow {n}", slow, "slower", slow, 1, 2.0)])
+    (row,) = bench._run_rows("default", 5, 1.0, None, "test", budget=0.05)
+    assert len(row["ratios"]) == bench._MIN_ROUNDS == 3
+    (row,) = bench._run_rows("default", 5, 1.0, None, "test")
+    assert len(row["ratios"]) == 5
 
 
 @pytest.mark.timeout(60)
