@@ -679,6 +679,17 @@ class Report:
     table: str
     ok: bool
     summary: str
+    length: str = "default"
+
+    def chart(self, path: str) -> None:
+        """Draw the ratios to ``path`` (PNG, SVG, ...; needs matplotlib: see ``stress/plot.py``)."""
+        from stress import plot
+
+        title = (
+            f"threadevent against the standard library: {self.length} run, "
+            f"Python {sys.version.split()[0]}, {self.every['note']}"
+        )
+        plot.plot(self.one, self.every, path, title)
 
 
 def run(
@@ -704,7 +715,7 @@ def run(
     print(f"\none CPU: {one['note']}; all CPUs: {every['note']}\n")
     table, ok = render(one, every)
     print(table, flush=True)
-    return Report(one, every, table, ok, summary(one, every))
+    return Report(one, every, table, ok, summary(one, every), length)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -731,14 +742,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--check", action="store_true", help="exit 1 if any bar is missed")
     parser.add_argument("--json", metavar="FILE", help="also write the raw results to FILE")
     parser.add_argument("--only", metavar="TEXT", help="only the workloads whose name contains TEXT")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also draw the ratios and their bars to FILE (.png, .svg; needs the plot extra: matplotlib)",
+    )
     parser.add_argument("--child", choices=["one", "all"], help=argparse.SUPPRESS)
     parser.add_argument("--budget", type=float, default=None, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     length = "quick" if args.quick else "long" if args.long else "default"
+    if args.plot:
+        from stress import plot
+
+        if not plot.available():
+            parser.error(plot.MISSING)
     if args.child:
         rounds = args.rounds or ROUNDS[length]
         _child(args.child, length, rounds, args.scale, args.only, args.budget)
@@ -748,6 +770,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"one_cpu": report.one, "all_cpus": report.every, "ok": report.ok}, f, indent=2)
+    if args.plot:
+        report.chart(args.plot)
+        print(f"The chart: {args.plot}")
     return 1 if args.check and not report.ok else 0
 
 

@@ -454,6 +454,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", metavar="FILE", help="also write the scenarios' results to FILE as JSON")
     parser.add_argument("--no-bench", action="store_true", help="skip the benchmark report")
     parser.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also draw the benchmark's ratios and bars to FILE (.png, .svg; needs the plot extra: "
+        "python -m pip install -e '.[plot]')",
+    )
+    parser.add_argument(
         "--patience",
         metavar="SECONDS",
         type=_positive(float),
@@ -491,6 +497,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenarios = _select(parser, args.only)
     if args.threads is not None and args.threads < 2:
         parser.error("--threads must be at least 2 (a sender and a receiver)")
+    if args.plot:
+        from stress import plot
+
+        if args.only or args.no_bench:
+            parser.error("--plot draws the benchmark, which --only and --no-bench leave out")
+        if not plot.available():
+            parser.error(plot.MISSING)
     run_length = "quick" if args.quick else "long" if args.long else "default"
     length = _LENGTHS[run_length]
     settings = Settings(
@@ -527,7 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_ok, bench_says = True, f"benchmark not run ({'--only' if args.only else '--no-bench'})"
     else:
         try:
-            bench_ok, bench_says = _bench(run_length)
+            bench_ok, bench_says = _bench(run_length, args.plot)
         except KeyboardInterrupt:
             print("\ninterrupted: no verdict", file=sys.stderr)
             return 130
@@ -577,10 +590,11 @@ def _write_json(
         json.dump(document, f, indent=2)
 
 
-def _bench(length: str) -> tuple[bool, str]:
-    """Run the benchmark report: whether it ran, and what it says in a few words.
+def _bench(length: str, plot_to: str | None = None) -> tuple[bool, str]:
+    """Run the benchmark report (and draw it to ``plot_to``): whether it ran, and what it says in a few words.
 
-    A missed bar is reported, not a failure (the machine may be busy); a crash is a failure.
+    A missed bar is reported, not a failure (the machine may be busy); a crash is a failure, and so is a
+    chart that was asked for and could not be drawn.
     """
     from stress import bench
 
@@ -591,4 +605,13 @@ def _bench(length: str) -> tuple[bool, str]:
         print(f"\nFAILED: the benchmark crashed: {type(exc).__name__}: {exc}", flush=True)
         return False, f"the benchmark CRASHED ({type(exc).__name__}: {exc})"
     says = f"benchmark: {report.summary}"
-    return True, says + ("" if report.ok else " (a missed bar does not change the exit status)")
+    says += "" if report.ok else " (a missed bar does not change the exit status)"
+    if plot_to is not None:
+        try:
+            report.chart(plot_to)
+        except Exception as exc:
+            print(f"\nFAILED: no chart: {type(exc).__name__}: {exc}", flush=True)
+            return False, says + f"; the chart FAILED ({type(exc).__name__}: {exc})"
+        print(f"\nThe chart: {plot_to}", flush=True)
+        says += f"; chart in {plot_to}"
+    return True, says

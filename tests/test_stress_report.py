@@ -156,3 +156,43 @@ def test_the_benchmark_reports_each_row_as_it_is_measured() -> None:
     assert [line.split("]")[0] for line in progress] == ["[1 CPU 1/1", "[all CPUs 1/1"]
     assert all("ratio" in line and "rounds" in line for line in progress), progress
     assert last_line(done.stdout).startswith("Benchmark: ")
+
+
+# -- the chart -------------------------------------------------------------------------------------
+
+
+def _modes() -> tuple[dict[str, object], dict[str, object]]:
+    timed = _row(0.3, [0.2, 0.3, 0.5])
+    slow = {**_row(1.2, [0.9, 1.2, 1.4]), "name": "spawn"}
+    memory = {**_row(0.001, [0.001], bar=None), "name": "peak memory"}
+    count = {**_row(0.0, []), "name": "threads", "ratio": None}  # an absolute row: not drawn
+    return {"rows": [timed, slow, memory, count], "note": "pinned"}, {"rows": [timed, slow, memory, count]}
+
+
+def test_plot_draws_the_ratios(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the chart needs the plot extra (matplotlib)")
+    from stress import plot
+
+    one, every = _modes()
+    for name in ("bench.png", "bench.svg"):
+        plot.plot(one, every, str(tmp_path / name), "a title")
+    assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = (tmp_path / "bench.svg").read_text()
+    assert "MISSED" in svg and "a title" in svg
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stress import plot
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    one, every = _modes()
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[plot\]'"):
+        plot.plot(one, every, "never.png")
+    monkeypatch.setattr(plot, "available", lambda: False)
+    with pytest.raises(SystemExit) as exited:
+        bench.main(["--plot", "never.png"])  # before anything is measured
+    assert exited.value.code == 2
+    assert plot.MISSING in capsys.readouterr().err
