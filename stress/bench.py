@@ -610,9 +610,10 @@ def judge(one: dict[str, Any], every: dict[str, Any]) -> list[str]:
     if bar is None:
         return []
     if one["ratio"] is None:
+        once = f"the worst of {one['size']}, " if one["unit"] == "s" and "size" in one else ""
         return [
             f"{_LABELS[mode]} {_fmt(row['ours'], row['unit'])} > {_fmt(bar, row['unit'])} "
-            f"(a single measurement: re-run to see whether it repeats)"
+            f"({once}measured once: re-run to see whether it repeats)"
             for mode, row in (("one", one), ("all", every))
             if row["ours"] > bar
         ]

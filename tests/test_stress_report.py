@@ -196,3 +196,11 @@ def test_plot_without_matplotlib_says_how_to_get_it(
         bench.main(["--plot", "never.png"])  # before anything is measured
     assert exited.value.code == 2
     assert plot.MISSING in capsys.readouterr().err
+
+
+def test_a_missed_limit_says_it_is_the_worst_of_a_one_off_measurement() -> None:
+    kill = {"name": "kill()", "rival": "", "unit": "s", "bar": 0.05, "size": 40, "ratio": None, "ratios": []}
+    (why,) = bench.judge({**kill, "ours": 0.1}, {**kill, "ours": 0.01})
+    assert (
+        why == "1 CPU 100.0 ms > 50.0 ms (the worst of 40, measured once: re-run to see whether it repeats)"
+    )
