@@ -1,13 +1,16 @@
 """The benchmark report: every bar of docs/design.md ("The numbers"), against its stdlib rival, in one run.
 
-    python -m stress.bench            # full run: both CPU modes, several rounds
-    python -m stress.bench --quick    # a smoke run for CI: small sizes, few rounds
+    python -m stress.bench            # both CPU modes, 5 rounds: about 30 s on a 2-core machine
+    python -m stress.bench --quick    # a smoke run for CI: small sizes, 3 rounds (about 10 s)
+    python -m stress.bench --long     # the largest sizes, 7 rounds (about 2 minutes)
     python -m stress.bench --check    # exit 1 if a bar is missed
 
 Each workload is measured twice, in two child processes: pinned to one CPU (the library's own overhead,
 steady on a noisy machine) and free on all CPUs (real cross-core wake-ups).  Within a process, ours and the
 rival alternate round by round, and the reported ratio is the median of the per-round ratios, so drift in
-the machine's speed hits both sides alike.  Times are per operation.
+the machine's speed hits both sides alike; the spread of those ratios (lowest to highest round) comes
+with a missed bar, to tell noise from a regression.  Times are per operation.  Each row prints a progress
+line (on stderr) as it is measured.
 """
 
 from __future__ import annotations
@@ -36,16 +39,41 @@ from threadevent.greenpool import GreenPool
 Measure = Callable[[int], float]
 
 
+#: The run lengths: rounds per row, and which of a row's sizes, scaled by how much.
+ROUNDS = {"quick": 3, "default": 5, "long": 7}
+_QUICK_SCALE = 0.25
+#: In a default run, a row that has taken this many seconds stops after its current round, once it has
+#: ``_MIN_ROUNDS``: on a busy machine the run stays short, with the medians of fewer rounds.
+_BUDGET = 2.5
+_MIN_ROUNDS = 3
+
+
 @dataclass(frozen=True)
 class Row:
-    name: str
+    name: str  # "{n}" in it stands for the size measured, e.g. "memory of {n} live events"
     ours: Measure
     rival_name: str
     rival: Measure | None  # None: an absolute count, measured once, whose bar is a limit on the count
-    size: int  # operations per measurement in a full run
+    size: int  # operations per measurement in the default run (a quarter of it in a quick one)
     bar: float | None  # the one-CPU bar on ours/rival (or on the count), None for rows that only report
     unit: str = "us"  # "us" per operation, "B" per object, "KiB" in all, or "" for a count
     rounds: int | None = None  # at most this many rounds (slow rows whose value hardly varies)
+    long_size: int | None = None  # operations per measurement in a long run, if more than ``size``
+
+    def size_for(self, length: str, scale: float = 1.0) -> int:
+        """The size measured in a run of this length ("quick", "default" or "long"), times ``scale``."""
+        base = (self.long_size or self.size) if length == "long" else self.size
+        if length == "quick":
+            scale *= _QUICK_SCALE
+        return max(1, int(base * scale))
+
+    def title(self, size: int) -> str:
+        return self.name.replace("{n}", _count(size))
+
+
+def _count(n: int) -> str:
+    """100000 as "100k", 2500 as "2,500": the size in a row's name."""
+    return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else f"{n:,}"
 
 
 # -- workloads -----------------------------------------------------------------------------------
@@ -463,16 +491,18 @@ ROWS: list[Row] = [
         _ping_pong(Event, _event_send, Event.wait),
         "threading.Event set/wait",
         _ping_pong(threading.Event, threading.Event.set, threading.Event.wait),
-        20_000,
+        10_000,
         0.8,
+        long_size=20_000,
     ),
     Row(
         "ping-pong send/wait",
         _ping_pong(Event, _event_send, Event.wait),
         "Future set_result/result",
         _ping_pong(Future, _future_send, Future.result),
-        20_000,
+        10_000,
         0.75,
+        long_size=20_000,
     ),
     Row(
         "send() to 1000 blocked waiters",
@@ -481,41 +511,47 @@ ROWS: list[Row] = [
         _send_to_many(threading.Event, threading.Event.set, threading.Event.wait, _stdlib_blocked),
         5,
         0.1,
+        rounds=3,  # a thousand times under its bar, and each round starts 2000 threads
     ),
     Row(
         "wait() on a sent event",
         _repeat(_sent_event),
         "threading.Event.wait() on a set event",
         _repeat(_set_event),
-        200_000,
+        100_000,
         0.5,
+        long_size=200_000,
     ),
     Row(
         "Event() creation",
         _repeat(lambda: Event),
         "threading.Event()",
         _repeat(lambda: threading.Event),
-        100_000,
+        50_000,
         0.5,
+        long_size=100_000,
     ),
     Row(
-        "memory of 100k live events",
+        "memory of {n} live events",
         _memory(Event),
         "threading.Event",
         _memory(threading.Event),
-        100_000,
+        10_000,
         0.5,
         unit="B",
+        rounds=1,  # bytes as tracemalloc counts them: the same in every round (and slow under it)
+        long_size=100_000,
     ),
     # Before any other spawn row: it counts the threads started from the child process's cold hub.
     Row(
-        "threads started by 100k sequential spawn(f).wait()",
+        "threads started by {n} sequential spawn(f).wait()",
         _threads_for_sequential_spawns,
         "",
         None,
-        100_000,
+        20_000,
         4,
         unit="",
+        long_size=100_000,
     ),
     _kill_row("Event.wait()", Event.wait, 40, 0.05),
     _kill_row("GreenThread.wait()", _in_greenthread_wait, 40, 0.05),
@@ -531,26 +567,29 @@ ROWS: list[Row] = [
         _spawn_wait,
         "ThreadPoolExecutor.submit(f).result()",
         _submit_result,
-        20_000,
+        10_000,
         0.7,
+        long_size=20_000,
     ),
     Row(
-        "GreenPool(32).imap over 100k trivial items",
+        "GreenPool(32).imap over {n} trivial items",
         _pool_imap,
         "list(ThreadPoolExecutor(32).map(...))",
         _executor_map,
-        100_000,
+        10_000,
         1.0,
+        long_size=100_000,
     ),
     Row(
-        "GreenPool(32).imap over 100k trivial items: peak memory",
+        "GreenPool(32).imap over {n} trivial items: peak memory",
         _pool_imap_peak,
         "ThreadPoolExecutor(32).map: peak memory",
         _executor_map_peak,
-        100_000,
+        10_000,
         None,
         unit="KiB",
         rounds=1,  # steady: a peak of allocations, not a time (and slow under tracemalloc)
+        long_size=100_000,
     ),
     Row(
         "Queue put/get hand-off between two threads",
@@ -605,40 +644,89 @@ ROWS: list[Row] = [
 
 # -- running ---------------------------------------------------------------------------------------
 
+#: A row still being measured after this many seconds says how far it got (on stderr), each round.
+_HEARTBEAT = 5.0
 
-def _run_rows(rounds: int, scale: float, only: str | None) -> list[dict[str, Any]]:
-    """Measure every row, ours and rival alternating, in this process; return the medians."""
+
+def _run_rows(
+    length: str, rounds: int, scale: float, only: str | None, label: str, budget: float | None = None
+) -> list[dict[str, Any]]:
+    """Measure every row, ours and rival alternating, in this process; return the medians.
+
+    With a ``budget``, a row stops after the round that takes it past that many seconds, if it has had
+    ``_MIN_ROUNDS`` by then.  A line per row goes to stderr as soon as it is measured.
+    """
+    sized = [(row, row.size_for(length, scale)) for row in ROWS]
+    sized = [(row, size) for row, size in sized if only is None or only in row.title(size)]
     results = []
-    for row in ROWS:
-        if only is not None and only not in row.name:
-            continue
-        size = max(1, int(row.size * scale))
+    for index, (row, size) in enumerate(sized, 1):
+        started = time.monotonic()
+        where = f"[{label} {index}/{len(sized)}] {row.title(size)}"
         if row.rival is None:
             count = row.ours(size)
-            results.append({**_describe(row), "ours": count, "rival_value": None, "ratio": None})
+            results.append(
+                {**_describe(row, size), "ours": count, "rival_value": None, "ratio": None, "ratios": []}
+            )
+            _progress(f"{where}: {_fmt(count, row.unit)}", started)
             continue
         ours: list[float] = []
         rival: list[float] = []
-        for i in range(rounds if row.rounds is None else min(rounds, row.rounds)):
+        n = rounds if row.rounds is None else min(rounds, row.rounds)
+        beat = _Heartbeat(where, started)
+        for i in range(n):
             # Alternate who goes first, so a warm cache or a quiet moment favours neither side.
             first, second = (row.ours, row.rival) if i % 2 == 0 else (row.rival, row.ours)
-            a, b = first(size), second(size)
+            a = first(size)
+            beat(f"round {i + 1} of {n}: one side measured")
+            b = second(size)
             ours.append(a if i % 2 == 0 else b)
             rival.append(b if i % 2 == 0 else a)
+            if i + 1 < n and i + 1 >= _MIN_ROUNDS and budget is not None:
+                if time.monotonic() - started > budget:
+                    break
+            if i + 1 < n:
+                beat(f"round {i + 1} of {n} done")
         ratios = [o / r for o, r in zip(ours, rival, strict=True)]
+        ratio = statistics.median(ratios)
         results.append(
             {
-                **_describe(row),
+                **_describe(row, size),
                 "ours": statistics.median(ours),
                 "rival_value": statistics.median(rival),
-                "ratio": statistics.median(ratios),
+                "ratio": ratio,
+                "ratios": ratios,
             }
         )
+        _progress(f"{where} vs {row.rival_name}: ratio {ratio:.3f} ({_spread(ratios)})", started)
     return results
 
 
-def _describe(row: Row) -> dict[str, Any]:
-    return {"name": row.name, "rival": row.rival_name, "unit": row.unit, "bar": row.bar}
+class _Heartbeat:
+    """Says how far a row got, if it has been measuring for a while without a word."""
+
+    def __init__(self, where: str, started: float) -> None:
+        self.where = where
+        self.started = started
+        self.shown = started
+
+    def __call__(self, what: str) -> None:
+        if time.monotonic() - self.shown > _HEARTBEAT:
+            self.shown = time.monotonic()
+            _progress(f"{self.where}: {what}", self.started)
+
+
+def _progress(text: str, started: float) -> None:
+    print(f"  {text}, {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+
+
+def _spread(ratios: list[float]) -> str:
+    if len(ratios) == 1:
+        return "1 round"
+    return f"{len(ratios)} rounds, {min(ratios):.3f} to {max(ratios):.3f}"
+
+
+def _describe(row: Row, size: int) -> dict[str, Any]:
+    return {"name": row.title(size), "rival": row.rival_name, "unit": row.unit, "bar": row.bar, "size": size}
 
 
 def _pin_to_one_cpu() -> str:
@@ -649,15 +737,23 @@ def _pin_to_one_cpu() -> str:
     return f"pinned to CPU {cpu}"
 
 
-def _child(mode: str, rounds: int, scale: float, only: str | None) -> None:
+_LABELS = {"one": "1 CPU", "all": "all CPUs"}
+
+
+def _child(mode: str, length: str, rounds: int, scale: float, only: str | None, budget: float | None) -> None:
     note = _pin_to_one_cpu() if mode == "one" else f"{len(os.sched_getaffinity(0))} CPUs"
-    print(json.dumps({"note": note, "rows": _run_rows(rounds, scale, only)}))
+    rows = _run_rows(length, rounds, scale, only, _LABELS[mode], budget)
+    print(json.dumps({"note": note, "rows": rows}))
 
 
-def _measure_mode(mode: str, rounds: int, scale: float, only: str | None) -> dict[str, Any]:
+def _measure_mode(
+    mode: str, length: str, rounds: int, scale: float, only: str | None, budget: float | None
+) -> dict[str, Any]:
     # A fresh process per mode: affinity set before any thread exists applies to every thread.
     cmd = [sys.executable, "-m", "stress.bench", "--child", mode, "--rounds", str(rounds)]
-    cmd += ["--scale", str(scale)] + ([] if only is None else ["--only", only])
+    cmd += ["--scale", str(scale)] + ([] if length == "default" else [f"--{length}"])
+    cmd += [] if only is None else ["--only", only]
+    cmd += [] if budget is None else ["--budget", str(budget)]
     done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
@@ -676,6 +772,42 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value * 1e6:.3f} us"
 
 
+# -- judging and reporting ---------------------------------------------------------------------------
+
+
+def judge(one: dict[str, Any], every: dict[str, Any]) -> list[str]:
+    """Why the bar of the row measured as ``one`` (1 CPU) and ``every`` (all CPUs) is missed; [] if met.
+
+    A ratio's bar holds for the median of the rounds; a miss gives the lowest and highest round too, so
+    that a reader can tell noise (the best round met the bar) from a regression (every round missed).
+    An absolute row (a worst time, a count) is measured once per mode: its bar is a limit on it.
+    """
+    bar = one["bar"]
+    if bar is None:
+        return []
+    if one["ratio"] is None:
+        once = f"the worst of {one['size']}, " if one["unit"] == "s" and "size" in one else ""
+        return [
+            f"{_LABELS[mode]} {_fmt(row['ours'], row['unit'])} > {_fmt(bar, row['unit'])} "
+            f"({once}measured once: re-run to see whether it repeats)"
+            for mode, row in (("one", one), ("all", every))
+            if row["ours"] > bar
+        ]
+    why = []
+    for mode, row, limit in (("one", one, bar), ("all", every, 1.0)):
+        if row["ratio"] <= limit:
+            continue
+        ratios = row.get("ratios") or [row["ratio"]]
+        if len(ratios) == 1:
+            hint = "1 round: re-run to see whether it repeats"
+        elif min(ratios) <= limit:
+            hint = f"{_spread(ratios)}; the best round met it, noise likely"
+        else:
+            hint = f"{_spread(ratios)}; every round missed it, a regression likely"
+        why.append(f"{_LABELS[mode]} ratio {row['ratio']:.3f} > {limit:g} ({hint})")
+    return why
+
+
 def render(one: dict[str, Any], every: dict[str, Any]) -> tuple[str, bool]:
     """The report as a Markdown table, and whether every bar holds."""
     lines = [
@@ -687,49 +819,138 @@ def render(one: dict[str, Any], every: dict[str, Any]) -> tuple[str, bool]:
     for a, b in zip(one["rows"], every["rows"], strict=True):
         bar = a["bar"]
         if a["ratio"] is None:  # an absolute value: the bar is a limit on it, in both modes
-            met = bar is None or (a["ours"] <= bar and b["ours"] <= bar)
             limit = "" if bar is None else f"<= {_fmt(bar, a['unit'])}"
             ratios = f"| {_fmt(a['ours'], a['unit'])} | {limit} | {_fmt(b['ours'], b['unit'])} "
         else:
-            met = (bar is None or a["ratio"] <= bar) and b["ratio"] <= 1.0
             ratios = f"| {a['ratio']:.3f} | {'' if bar is None else f'<= {bar}'} | {b['ratio']:.3f} "
-        ok = ok and met
+        missed = judge(a, b)
+        ok = ok and not missed
         lines.append(
             f"| {a['name']} | {a['rival']} | {_fmt(a['ours'], a['unit'])} "
-            f"| {_fmt(a['rival_value'], a['unit'])} " + ratios + f"| {'met' if met else 'MISSED'} |"
+            f"| {_fmt(a['rival_value'], a['unit'])} "
+            + ratios
+            + f"| {'MISSED: ' + '; '.join(missed) if missed else 'met'} |"
         )
     return "\n".join(lines), ok
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stress.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes and 3 rounds: a smoke run")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds per workload (default 7, quick 3)")
-    parser.add_argument("--scale", type=float, default=None, help="multiply every workload's size")
+def summary(one: dict[str, Any], every: dict[str, Any]) -> str:
+    """One line: every bar met, or each bar missed with the measured spread."""
+    rows = list(zip(one["rows"], every["rows"], strict=True))
+    missed = [(a, judge(a, b)) for a, b in rows]
+    missed = [(a, why) for a, why in missed if why]
+    if not missed:
+        return f"every bar met ({len(rows)} row{'s' if len(rows) != 1 else ''})"
+    listed = "; ".join(
+        f"{a['name']}{' vs ' + a['rival'] if a['rival'] else ''}: {', '.join(why)}" for a, why in missed
+    )
+    return f"{len(missed)} of {len(rows)} bars MISSED: {listed}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """A benchmark run: both modes' rows, the table, whether every bar held, and the one-line summary."""
+
+    one: dict[str, Any]
+    every: dict[str, Any]
+    table: str
+    ok: bool
+    summary: str
+    length: str = "default"
+
+    def chart(self, path: str) -> None:
+        """Draw the ratios to ``path`` (PNG, SVG, ...; needs matplotlib: see ``stress/plot.py``)."""
+        from stress import plot
+
+        title = (
+            f"threadevent against the standard library: {self.length} run, "
+            f"Python {sys.version.split()[0]}, {self.every['note']}"
+        )
+        plot.plot(self.one, self.every, path, title)
+
+
+def run(
+    length: str = "default", rounds: int | None = None, scale: float = 1.0, only: str | None = None
+) -> Report:
+    """Measure every row in both modes (each in a child process), printing as it goes; the report.
+
+    ``rounds`` overrides the length's; then every row gets all of them, however long they take.
+    """
+    budget = _BUDGET if length == "default" and rounds is None else None
+    rounds = rounds or ROUNDS[length]
+    how = f"{rounds} rounds" + (
+        f" (from {_MIN_ROUNDS} on, none begun after a row's first {_BUDGET:g} s)" if budget else ""
+    )
+    print(
+        f"threadevent benchmark: Python {sys.version.split()[0]}, {length} run, {how}"
+        + ("" if scale == 1.0 else f", sizes x {scale:g}")
+        + "; a line per row on stderr as it is measured, on 1 CPU and then on all CPUs",
+        flush=True,
+    )
+    one = _measure_mode("one", length, rounds, scale, only, budget)
+    every = _measure_mode("all", length, rounds, scale, only, budget)
+    print(f"\none CPU: {one['note']}; all CPUs: {every['note']}\n")
+    table, ok = render(one, every)
+    print(table, flush=True)
+    return Report(one, every, table, ok, summary(one, every), length)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m stress.bench",
+        description=__doc__.splitlines()[0],
+        epilog="Run from the repository's root.  Durations as measured on a shared 2-core machine.",
+    )
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument(
+        "--quick", action="store_true", help="a quarter of the default sizes, 3 rounds: about 10 s"
+    )
+    length.add_argument(
+        "--long", action="store_true", help="the largest sizes (100k items), 7 rounds: about 2 minutes"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help=f"rounds per workload (default {ROUNDS['default']}, fewer on a busy machine; "
+        f"quick {ROUNDS['quick']}, long {ROUNDS['long']})",
+    )
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every workload's size")
     parser.add_argument("--check", action="store_true", help="exit 1 if any bar is missed")
     parser.add_argument("--json", metavar="FILE", help="also write the raw results to FILE")
     parser.add_argument("--only", metavar="TEXT", help="only the workloads whose name contains TEXT")
-    parser.add_argument("--child", choices=["one", "all"], help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    rounds = args.rounds or (3 if args.quick else 7)
-    scale = args.scale or (0.05 if args.quick else 1.0)
-    if args.child:
-        _child(args.child, rounds, scale, args.only)
-        return 0
-
-    print(
-        f"threadevent benchmark: Python {sys.version.split()[0]}, {rounds} rounds, scale {scale}", flush=True
+    parser.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also draw the ratios and their bars to FILE (.png, .svg; needs the plot extra: matplotlib)",
     )
-    one = _measure_mode("one", rounds, scale, args.only)
-    every = _measure_mode("all", rounds, scale, args.only)
-    print(f"one CPU: {one['note']}; all CPUs: {every['note']}\n")
-    table, ok = render(one, every)
-    print(table)
-    print("\nEvery bar met." if ok else "\nSome bars MISSED (noisy machine? re-run before believing it).")
+    parser.add_argument("--child", choices=["one", "all"], help=argparse.SUPPRESS)
+    parser.add_argument("--budget", type=float, default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    length = "quick" if args.quick else "long" if args.long else "default"
+    if args.plot:
+        from stress import plot
+
+        if not plot.available():
+            parser.error(plot.MISSING)
+    if args.child:
+        rounds = args.rounds or ROUNDS[length]
+        _child(args.child, length, rounds, args.scale, args.only, args.budget)
+        return 0
+    report = run(length, args.rounds, args.scale, args.only)
+    print(f"\nBenchmark: {report.summary}.")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"one_cpu": one, "all_cpus": every, "ok": ok}, f, indent=2)
-    return 1 if args.check and not ok else 0
+            json.dump({"one_cpu": report.one, "all_cpus": report.every, "ok": report.ok}, f, indent=2)
+    if args.plot:
+        report.chart(args.plot)
+        print(f"The chart: {args.plot}")
+    return 1 if args.check and not report.ok else 0
 
 
 if __name__ == "__main__":

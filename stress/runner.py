@@ -1,11 +1,14 @@
 """The stress suite's runner and command line: run the scenarios, watch the threads, report, judge.
 
-    python -m stress                      # every scenario for 5 s with 16 threads, then the benchmark
+    python -m stress                      # every scenario for 3 s with 16 threads, then the benchmark
     python -m stress --quick              # every scenario briefly (CI), then the quick benchmark
+    python -m stress --long               # every scenario for 5 s, then the long benchmark
     python -m stress --only fan_out --seed 1234 --duration 30 --no-bench
 
+Run it from the repository's root: ``stress`` is a directory of the checkout, not an installed package.
 Exit status 1 if any scenario reported an invariant violation or left a thread behind; the output then
-says what broke, and the command that replays it with the same seed.
+says what broke, and the command that replays it with the same seed.  The last line is the verdict on
+both parts, the invariants and the benchmark's bars (a missed bar does not change the exit status).
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ import argparse
 import importlib
 import json
 import math
+import os
 import random
+import shlex
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, TextIO
 
 from stress import event_scenarios, greenthread_scenarios, queue_scenarios
@@ -32,8 +38,28 @@ __all__ = ["SCENARIOS", "Result", "Scenario", "main", "run_scenario", "run_suite
 #: The hub's idle timeout during a run: short, so that the workers a scenario started retire soon after
 #: it, and a thread still there after that is a leak rather than an idle worker.
 _IDLE_TIMEOUT = 0.2
-_QUICK_DURATION = 1.5
-_QUICK_THREADS = 8
+
+
+@dataclass(frozen=True)
+class _Length:
+    """A run length: the scenarios' duration and threads (the benchmark has lengths of the same names)."""
+
+    duration: float
+    threads: int
+
+
+_LENGTHS = {"quick": _Length(1.5, 8), "default": _Length(3.0, 16), "long": _Length(5.0, 16)}
+#: What --help says about them: as measured on the development machine.
+_DURATIONS = """\
+How long a run takes, measured on a shared 2-core machine:
+  python -m stress            60 to 75 s: 9 scenarios x 3 s, then the benchmark (fewer rounds if busy)
+  python -m stress --quick    about 20 s: 9 scenarios x 1.5 s, then a smoke run of the benchmark
+  python -m stress --long     about 3 minutes: 9 scenarios x 5 s, then the benchmark's full sizes
+With --no-bench: about 30 s, 15 s and 50 s."""
+#: Without a terminal, a scenario that runs longer than this says how far it got, every so often.
+_PLAIN_EVERY = 5.0
+#: The checkout's root: ``python -m stress`` runs from there.
+_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -190,7 +216,8 @@ def run_suite(
 
 
 class _Progress:
-    """The live line: ``\\r``-updated on a terminal, one line at the start and one at the end otherwise."""
+    """The live line: ``\\r``-updated on a terminal; otherwise a line at the start, one at the end, and one
+    every few seconds in between."""
 
     def __init__(self, out: TextIO, settings: Settings) -> None:
         self.out = out
@@ -201,11 +228,12 @@ class _Progress:
 
     def start(self, name: str) -> None:
         if not self.tty:
+            self.shown = time.monotonic()
             print(f"{name}: running for {self.settings.duration:g} s...", file=self.out, flush=True)
 
     def __call__(self, ctx: Context) -> None:
         now = time.monotonic()
-        if not self.tty or now - self.shown < 0.1:
+        if now - self.shown < (0.1 if self.tty else _PLAIN_EVERY):
             return
         self.shown = now
         elapsed = now - ctx.started
@@ -213,7 +241,10 @@ class _Progress:
             f"{ctx.name:<16} {min(elapsed, ctx.duration):5.1f}/{ctx.duration:g} s  {ctx.ops:>11,} ops  "
             f"{ctx.violations} violations" + ("  (winding down)" if elapsed > ctx.duration else "")
         )
-        self._show(line)
+        if self.tty:
+            self._show(line)
+        else:
+            print(f"{ctx.name}: {line[17:].strip()}", file=self.out, flush=True)
 
     def _show(self, line: str) -> None:
         pad = max(0, self.width - len(line))
@@ -290,11 +321,30 @@ def render(results: Sequence[Result], threads_before: int, threads_after: int) -
 
 
 def _replay(name: str, settings: Settings, event: str | None) -> str:
+    """The complete command that runs the scenario again with the same choices (from the checkout's root)."""
     command = (
         f"python -m stress --only {name} --seed {settings.seed} --threads {settings.threads} "
         f"--duration {settings.duration:g} --patience {settings.patience:g} --no-bench"
     )
-    return command + (f" --event {event}" if event else "")
+    if not event:
+        return command
+    return _pythonpath_for(event.partition(":")[0]) + command + f" --event {shlex.quote(event)}"
+
+
+def _pythonpath_for(module_name: str) -> str:
+    """``PYTHONPATH=DIR `` if the module was found only through $PYTHONPATH (and not in the checkout's root
+    or its tests/, where ``python -m stress`` finds modules itself), else ``""``."""
+    file = getattr(sys.modules.get(module_name), "__file__", None)
+    if file is None:
+        return ""
+    entry = Path(file).resolve().parent
+    for _ in range(module_name.count(".") + (Path(file).name == "__init__.py")):
+        entry = entry.parent
+    own = {_ROOT, _ROOT / "tests"}
+    given = {Path(p).resolve() for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+    if entry in own or entry not in given:
+        return ""
+    return f"PYTHONPATH={shlex.quote(str(entry))} "
 
 
 def _failures(results: Sequence[Result], settings: Settings, event: str | None) -> str:
@@ -337,7 +387,7 @@ def _load_event(spec: str) -> Callable[[], Any]:
             f"python -m stress: --event takes MODULE:NAME (e.g. mypkg.events:MyEvent), not {spec!r}"
         )
     try:
-        factory = getattr(importlib.import_module(module_name), attr)
+        factory = getattr(_import(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise SystemExit(f"python -m stress: --event {spec}: {exc}") from None
     if not callable(factory):
@@ -345,21 +395,44 @@ def _load_event(spec: str) -> Callable[[], Any]:
     return factory  # type: ignore[no-any-return]
 
 
+def _import(module_name: str) -> Any:
+    """Import the module; if there is none of that name, look in the checkout's tests/ too.
+
+    The suite's own broken Events live there (``--event test_stress:NotifyOneEvent``): with this, neither
+    that command nor the replay line printed after it needs ``PYTHONPATH=tests``.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        tests = str(_ROOT / "tests")
+        if exc.name != module_name.partition(".")[0] or tests in sys.path:
+            raise
+    sys.path.append(tests)
+    return importlib.import_module(module_name)
+
+
 def _parser() -> argparse.ArgumentParser:
+    quick, default, long = _LENGTHS["quick"], _LENGTHS["default"], _LENGTHS["long"]
     parser = argparse.ArgumentParser(
         prog="python -m stress",
-        description="Hammer every threadevent primitive with many threads and check its invariants, "
-        "then run the benchmark report.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Hammer every threadevent primitive with many threads and check its invariants, then\n"
+        "run the benchmark report; the last line is the verdict on both.  Run it from the\n"
+        "repository's root.\n\n" + _DURATIONS,
         epilog="scenarios: " + ", ".join(s.name for s in SCENARIOS) + " (--list describes them)",
     )
     parser.add_argument(
         "--duration",
         metavar="SECONDS",
         type=_positive(float),
-        help="seconds per scenario (default 5, quick 1.5)",
+        help=f"seconds per scenario (default {default.duration:g}, quick {quick.duration:g}, "
+        f"long {long.duration:g})",
     )
     parser.add_argument(
-        "--threads", metavar="N", type=_positive(int), help="threads per scenario (default 16, quick 8)"
+        "--threads",
+        metavar="N",
+        type=_positive(int),
+        help=f"threads per scenario (default {default.threads}, quick {quick.threads}, long {long.threads})",
     )
     parser.add_argument(
         "--seed", metavar="N", type=int, help="seed for every random choice (default: a fresh one, printed)"
@@ -370,11 +443,25 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         help="run only this scenario (repeat, or comma-separate); no benchmark then",
     )
-    parser.add_argument(
-        "--quick", action="store_true", help="every scenario briefly, then the quick benchmark"
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument(
+        "--quick",
+        action="store_true",
+        help="every scenario briefly, then a smoke run of the benchmark (what CI runs)",
     )
-    parser.add_argument("--json", metavar="FILE", help="also write the results to FILE as JSON")
+    length.add_argument(
+        "--long",
+        action="store_true",
+        help="every scenario for longer, then the benchmark's full sizes (100k items) and 7 rounds",
+    )
+    parser.add_argument("--json", metavar="FILE", help="also write the scenarios' results to FILE as JSON")
     parser.add_argument("--no-bench", action="store_true", help="skip the benchmark report")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also draw the benchmark's ratios and bars to FILE (.png, .svg; needs the plot extra: "
+        "python -m pip install -e '.[plot]')",
+    )
     parser.add_argument(
         "--patience",
         metavar="SECONDS",
@@ -386,7 +473,7 @@ def _parser() -> argparse.ArgumentParser:
         "--event",
         metavar="MODULE:NAME",
         help="run the Event scenarios (fan_out, ping_pong, reset_races, timeout_races) against another "
-        "Event class, e.g. to see the suite catch a broken one",
+        "Event class, e.g. to see the suite catch a broken one (MODULE is also looked for in tests/)",
     )
     parser.add_argument("--list", action="store_true", help="describe the scenarios and exit")
     return parser
@@ -413,9 +500,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenarios = _select(parser, args.only)
     if args.threads is not None and args.threads < 2:
         parser.error("--threads must be at least 2 (a sender and a receiver)")
+    if args.plot:
+        from stress import plot
+
+        if args.only or args.no_bench:
+            parser.error("--plot draws the benchmark, which --only and --no-bench leave out")
+        if not plot.available():
+            parser.error(plot.MISSING)
+    run_length = "quick" if args.quick else "long" if args.long else "default"
+    length = _LENGTHS[run_length]
     settings = Settings(
-        duration=args.duration or (_QUICK_DURATION if args.quick else Settings.duration),
-        threads=args.threads or (_QUICK_THREADS if args.quick else Settings.threads),
+        duration=args.duration or length.duration,
+        threads=args.threads or length.threads,
         seed=args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32),
         patience=args.patience,
     )
@@ -443,9 +539,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         _write_json(args.json, results, settings, before, after, ok)
     sys.stdout.flush()
-    if not args.no_bench and not args.only:
-        ok = _bench(args.quick) and ok
+    if args.only or args.no_bench:
+        bench_ok, bench_says = True, f"benchmark not run ({'--only' if args.only else '--no-bench'})"
+    else:
+        try:
+            bench_ok, bench_says = _bench(run_length, args.plot)
+        except KeyboardInterrupt:
+            print("\ninterrupted: no verdict", file=sys.stderr)
+            return 130
+    ok = ok and bench_ok
+    print("\n" + _verdict(results, ok, bench_says), flush=True)
     return 0 if ok else 1
+
+
+def _verdict(results: Sequence[Result], ok: bool, bench_says: str) -> str:
+    """The one line that ends a run: the invariants and the benchmark's bars."""
+    failed = [r for r in results if not r.ok]
+    if failed:
+        stress_says = ", ".join(
+            r.name
+            + (f": {r.violations} invariant violations" if r.violations else "")
+            + (f"{',' if r.violations else ':'} {len(r.leaked)} leaked threads" if r.leaked else "")
+            for r in failed
+        )
+    else:
+        skipped = sum(1 for r in results if r.skipped)
+        ran = len(results) - skipped
+        stress_says = (
+            f"every invariant held, no thread leaked ({ran} scenario{'s' if ran != 1 else ''}"
+            + (f", {skipped} skipped" if skipped else "")
+            + ")"
+        )
+    word = "FAILED" if not ok else "OK, but a bar MISSED" if "MISSED" in bench_says else "OK"
+    return f"verdict: {word}: {stress_says}; {bench_says}."
 
 
 def _write_json(
@@ -467,14 +593,28 @@ def _write_json(
         json.dump(document, f, indent=2)
 
 
-def _bench(quick: bool) -> bool:
-    """Run the benchmark report.  A missed bar is reported by it, not a failure here; a crash is."""
+def _bench(length: str, plot_to: str | None = None) -> tuple[bool, str]:
+    """Run the benchmark report (and draw it to ``plot_to``): whether it ran, and what it says in a few words.
+
+    A missed bar is reported, not a failure (the machine may be busy); a crash is a failure, and so is a
+    chart that was asked for and could not be drawn.
+    """
     from stress import bench
 
     print("\n", flush=True)
     try:
-        bench.main(["--quick"] if quick else [])
+        report = bench.run(length)
     except Exception as exc:
         print(f"\nFAILED: the benchmark crashed: {type(exc).__name__}: {exc}", flush=True)
-        return False
-    return True
+        return False, f"the benchmark CRASHED ({type(exc).__name__}: {exc})"
+    says = f"benchmark: {report.summary}"
+    says += "" if report.ok else " (a missed bar does not change the exit status)"
+    if plot_to is not None:
+        try:
+            report.chart(plot_to)
+        except Exception as exc:
+            print(f"\nFAILED: no chart: {type(exc).__name__}: {exc}", flush=True)
+            return False, says + f"; the chart FAILED ({type(exc).__name__}: {exc})"
+        print(f"\nThe chart: {plot_to}", flush=True)
+        says += f"; chart in {plot_to}"
+    return True, says
