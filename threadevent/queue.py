@@ -77,8 +77,9 @@ class LightQueue(Generic[_T]):
         #: Blocked getters and putters (each putter bringing its item).  A getter handed an item, or a
         #: putter whose item was taken, at the moment it is interrupted has done its get or put: it
         #: returns, and the interrupt lands at its next checkpoint.  Passing the item on instead would
-        #: let a later item of the same producer overtake it.
-        self._getters = ParkingLot(self._lock, keep=True)
+        #: let a later item of the same producer overtake it.  Only an exception that cannot wait
+        #: (Ctrl-C) makes a getter pass its item on, so that the item is not lost with it.
+        self._getters = ParkingLot(self._lock, pass_on=self._put_back, keep=True)
         self._putters = ParkingLot(self._lock, keep=True)
         #: The lots' lines, read on every put and get without a call (``ParkingLot.tickets``).
         self._getting = self._getters.tickets
@@ -89,12 +90,13 @@ class LightQueue(Generic[_T]):
     # -- the container: subclasses change the order ------------------------------------------------
 
     def _init(self) -> None:
-        """Make the container, and the three calls on it: bound C methods where they can be, since
+        """Make the container, and the four calls on it: bound C methods where they can be, since
         they run on every put and get."""
         items: deque[_T] = deque()
         self._items: Any = items
         self._put: Callable[[_T], object] = items.append
         self._get: Callable[[], _T] = items.popleft
+        self._unget: Callable[[_T], object] = items.appendleft
 
     # -- putting ---------------------------------------------------------------------------------
 
@@ -169,6 +171,12 @@ class LightQueue(Generic[_T]):
         assert putter is not None
         self._unfinished += 1
         return putter.offer  # type: ignore[no-any-return]
+
+    def _put_back(self, item: _T) -> None:
+        """A getter handed ``item`` was hit by an exception that cannot wait for its next checkpoint
+        (Ctrl-C): the next getter gets the item, or it goes back to the head of the queue.  Lock held."""
+        if self._getters.unpark(item) is None:
+            self._unget(item)
 
     # -- the rest of the API ---------------------------------------------------------------------
 
@@ -248,7 +256,7 @@ class Queue(LightQueue[_T]):
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until every item put has been marked done (a checkpoint): True; False on timeout."""
-        seconds = -1.0 if timeout is None else check_timeout(timeout)
+        seconds = -1.0 if timeout is None else _check_wait(True, timeout)
         if PENDING[0]:
             check()
         with self._lock:
@@ -266,7 +274,7 @@ class PriorityQueue(Queue[_T]):
     def _init(self) -> None:
         items: list[Any] = []  # any order heapq can compare: typed loosely, as heapq needs
         self._items = items
-        self._put = functools.partial(heapq.heappush, items)
+        self._put = self._unget = functools.partial(heapq.heappush, items)
         self._get = functools.partial(heapq.heappop, items)
 
 
@@ -276,5 +284,5 @@ class LifoQueue(Queue[_T]):
     def _init(self) -> None:
         items: list[_T] = []
         self._items = items
-        self._put = items.append
+        self._put = self._unget = items.append
         self._get = items.pop
