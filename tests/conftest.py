@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+import internals
 import pytest
 from hypothesis import settings
 from internals import HANDOFFS, handoff, restore_yield_policy
@@ -243,3 +244,88 @@ def refuse_worker_threads(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], N
         refusing[0] = on
 
     return refuse
+
+
+# -- greenthreads and held checkpoints, for the tests of the blocking primitives ----------------------
+
+
+class Greenthreads:
+    """The greenthreads of one test: at teardown every one still alive is killed and waited for, so a
+    failing test leaves nothing blocked."""
+
+    def __init__(self) -> None:
+        self.spawned: list[GreenThread[Any]] = []
+
+    def spawn(self, func: Callable[..., Any], /, *args: Any) -> GreenThread[Any]:
+        gt = spawn(func, *args)
+        self.spawned.append(gt)
+        return gt
+
+    def cleanup(self) -> None:
+        def finish() -> None:
+            for gt in self.spawned:
+                gt.kill()
+                gt.exception()  # retrieved: no "never retrieved" log at collection
+
+        run_bounded(finish)
+
+
+@pytest.fixture
+def gts() -> Iterator[Greenthreads]:
+    made = Greenthreads()
+    yield made
+    made.cleanup()
+    settled()
+
+
+class Catch:
+    """Holds one thread between its checkpoint waking and threadevent's reaction to why it woke.
+
+    ``when="interrupted"``: the blocking call raised (a kill, an expired Timeout); ``when="timed out"``:
+    it returned without the wake-up.  The thread is held until ``let_go()``, which leaves the test the
+    moment in between to hand it a permit, an item or a slot: the race of a hand-off against an
+    interrupt (or a timeout), made certain.  Only the first such wake-up of a thread for which
+    ``mine()`` is true is held.
+    """
+
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, mine: Callable[[], bool], when: str = "interrupted"
+    ) -> None:
+        assert when in ("interrupted", "timed out")
+        self.mine = mine
+        self.when = when
+        self.caught = threading.Event()
+        self.go = threading.Event()
+        internals.patch_block(monkeypatch, self._block)
+
+    def _block(self, lock: Any, timeout: float) -> bool:
+        try:
+            acquired = internals.real_block(lock, timeout)
+        except BaseException:
+            if self.when == "interrupted":
+                self._hold()
+            raise
+        if not acquired and self.when == "timed out":
+            self._hold()
+        return acquired
+
+    def _hold(self) -> None:
+        if self.caught.is_set() or not self.mine():
+            return
+        self.caught.set()
+        self.go.wait(PATIENCE)
+
+    def wait_caught(self) -> None:
+        assert self.caught.wait(PATIENCE), "the thread never woke in its checkpoint"
+
+    def let_go(self) -> None:
+        self.go.set()
+
+
+@pytest.fixture
+def catches() -> Iterator[list[Catch]]:
+    """Catch objects register here, so that a failing test never leaves a thread held."""
+    made: list[Catch] = []
+    yield made
+    for catch in made:
+        catch.let_go()

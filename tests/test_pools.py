@@ -21,15 +21,15 @@ import itertools
 import random
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import internals
 import pytest
-from conftest import PATIENCE, Threads, parked, run_bounded, settled, wait_until
+from conftest import PATIENCE, Catch, Greenthreads, Threads, parked, run_bounded, wait_until
 
 import threadevent
-from threadevent import Event, GreenletExit, GreenThread, Timeout, getcurrent, sleep, spawn
+from threadevent import Event, GreenletExit, GreenThread, Timeout, getcurrent, sleep
 from threadevent.pools import Pool, Token, TokenPool
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -82,70 +82,9 @@ def fail() -> None:
     raise Boom("create failed")
 
 
-class Greenthreads:
-    """The greenthreads of one test: at teardown every one still alive is killed and waited for."""
-
-    def __init__(self) -> None:
-        self.spawned: list[GreenThread[Any]] = []
-
-    def spawn(self, func: Callable[..., Any], /, *args: Any) -> GreenThread[Any]:
-        gt = spawn(func, *args)
-        self.spawned.append(gt)
-        return gt
-
-    def cleanup(self) -> None:
-        def finish() -> None:
-            for gt in self.spawned:
-                gt.kill()
-                gt.exception()  # retrieved: no "never retrieved" log at collection
-
-        run_bounded(finish)
-
-
-@pytest.fixture
-def gts() -> Iterator[Greenthreads]:
-    made = Greenthreads()
-    yield made
-    made.cleanup()
-    settled()
-
-
 def waiting_is(pool: Pool[Any], count: int) -> None:
     """Wait until ``count`` getters are blocked in ``pool.get()``."""
     wait_until(lambda: pool.waiting() == count, what=f"{count} getters to block: {pool!r}")
-
-
-class Catch:
-    """Holds the thread for which ``mine()`` is true between its checkpoint raising (a kill woke it) and
-    threadevent's reaction, until ``let_go()``: the moment to hand it an item (or a slot) as it is
-    interrupted."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, mine: Callable[[], bool]) -> None:
-        self.mine = mine
-        self.caught = threading.Event()
-        self.go = threading.Event()
-        internals.patch_block(monkeypatch, self._block)
-
-    def _block(self, lock: Any, timeout: float) -> bool:
-        try:
-            return internals.real_block(lock, timeout)
-        except BaseException:
-            if not self.caught.is_set() and self.mine():
-                self.caught.set()
-                self.go.wait(PATIENCE)
-            raise
-
-    def let_go(self) -> None:
-        self.go.set()
-
-
-@pytest.fixture
-def catches() -> Iterator[list[Catch]]:
-    """Catch objects register here, so that a failing test never leaves a thread held."""
-    made: list[Catch] = []
-    yield made
-    for catch in made:
-        catch.let_go()
 
 
 def all_out(pool: Pool[Any]) -> list[Any]:

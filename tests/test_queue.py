@@ -32,7 +32,7 @@ from typing import Any
 
 import internals
 import pytest
-from conftest import PATIENCE, Threads, Worker, parked, run_bounded, settled, wait_until
+from conftest import PATIENCE, Greenthreads, Threads, Worker, parked, run_bounded, settled, wait_until
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -54,34 +54,6 @@ STORM_SEED = int(os.environ.get("THREADEVENT_QUEUE_STORM_SEED", "20241201"))
 
 class KillError(Exception):
     """What a test kills a greenthread with, instead of GreenletExit (an Exception, on purpose)."""
-
-
-class Greenthreads:
-    """Greenthreads of one test; at teardown every one still alive is killed, so that none stays
-    blocked in a queue that nobody will put to again."""
-
-    def __init__(self) -> None:
-        self.spawned: list[GreenThread[Any]] = []
-
-    def spawn(self, func: Callable[..., Any], /, *args: Any) -> GreenThread[Any]:
-        gt = spawn(func, *args)
-        self.spawned.append(gt)
-        return gt
-
-    def cleanup(self) -> None:
-        def finish() -> None:
-            for gt in self.spawned:
-                gt.kill()
-
-        run_bounded(finish)
-
-
-@pytest.fixture
-def gts() -> Iterator[Greenthreads]:
-    made = Greenthreads()
-    yield made
-    made.cleanup()
-    settled()
 
 
 def getters_in_line(threads: Threads, q: LightQueue[Any], count: int, *args: Any) -> list[Worker]:

@@ -21,15 +21,14 @@ import itertools
 import math
 import random
 import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import internals
 import pytest
-from conftest import PATIENCE, Threads, parked, run_bounded, settled, wait_until
+from conftest import PATIENCE, Catch, Greenthreads, Threads, parked, run_bounded, wait_until
 
 import threadevent
-from threadevent import GreenletExit, GreenThread, Timeout, getcurrent, sleep, spawn
+from threadevent import GreenletExit, GreenThread, Timeout, getcurrent, sleep
 from threadevent.semaphore import BoundedSemaphore, CappedSemaphore, Semaphore
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -49,88 +48,9 @@ class Index:
         return self.value
 
 
-class Greenthreads:
-    """The greenthreads of one test: at teardown every one still alive is killed and waited for, so a
-    failing test leaves nothing blocked."""
-
-    def __init__(self) -> None:
-        self.spawned: list[GreenThread[Any]] = []
-
-    def spawn(self, func: Callable[..., Any], /, *args: Any) -> GreenThread[Any]:
-        gt = spawn(func, *args)
-        self.spawned.append(gt)
-        return gt
-
-    def cleanup(self) -> None:
-        def finish() -> None:
-            for gt in self.spawned:
-                gt.kill()
-                gt.exception()  # retrieved: no "never retrieved" log at collection
-
-        run_bounded(finish)
-
-
-@pytest.fixture
-def gts() -> Iterator[Greenthreads]:
-    made = Greenthreads()
-    yield made
-    made.cleanup()
-    settled()
-
-
 def balance_is(sem: Any, expected: int, what: str = "") -> None:
     """Wait until ``sem.balance`` reaches ``expected``: the blocked acquirers have taken their place."""
     wait_until(lambda: sem.balance == expected, what=what or f"balance to reach {expected}: {sem!r}")
-
-
-class Catch:
-    """Holds one thread between its checkpoint waking and threadevent's reaction to why it woke.
-
-    ``when="interrupted"``: the blocking call raised (a kill, an expired Timeout); ``when="timed out"``:
-    it returned without the wake-up.  The thread is held until ``let_go()``, which leaves the test the
-    moment in between to hand it a permit: the race of a release against an interrupt (or a timeout),
-    made certain.  Only the first such wake-up of a thread for which ``mine()`` is true is held.
-    """
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, mine: Callable[[], bool], when: str) -> None:
-        assert when in ("interrupted", "timed out")
-        self.mine = mine
-        self.when = when
-        self.caught = threading.Event()
-        self.go = threading.Event()
-        internals.patch_block(monkeypatch, self._block)
-
-    def _block(self, lock: Any, timeout: float) -> bool:
-        try:
-            acquired = internals.real_block(lock, timeout)
-        except BaseException:
-            if self.when == "interrupted":
-                self._hold()
-            raise
-        if not acquired and self.when == "timed out":
-            self._hold()
-        return acquired
-
-    def _hold(self) -> None:
-        if self.caught.is_set() or not self.mine():
-            return
-        self.caught.set()
-        self.go.wait(PATIENCE)
-
-    def wait_caught(self) -> None:
-        assert self.caught.wait(PATIENCE), "the thread never woke in its checkpoint"
-
-    def let_go(self) -> None:
-        self.go.set()
-
-
-@pytest.fixture
-def catches() -> Iterator[list[Catch]]:
-    """Catch objects register here, so that a failing test never leaves a thread held."""
-    made: list[Catch] = []
-    yield made
-    for catch in made:
-        catch.let_go()
 
 
 # -- construction and bad values -----------------------------------------------------------------------

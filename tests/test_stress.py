@@ -199,8 +199,7 @@ class LeakySemaphore(Semaphore):
         try:
             return super().acquire(blocking, timeout)
         except BaseException:
-            with self._lock:
-                self.counter -= 1
+            super().acquire(blocking=False)  # taken, and never given back
             raise
 
 

@@ -32,6 +32,6 @@ class Lock(Semaphore):
     def release(self, blocking: bool = True) -> None:
         """Unlock it, handing it to the longest waiter if one waits; ``RuntimeError`` if unlocked."""
         with self._lock:
-            if self.counter >= 1:
+            if self._tokens:
                 raise RuntimeError("release unlocked lock")
             self._pass_on()

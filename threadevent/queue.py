@@ -89,6 +89,10 @@ class LightQueue(Generic[_T]):
 
     # -- the container: subclasses change the order ------------------------------------------------
 
+    #: Whether ``_get`` is one atomic C call (a deque's or a list's pop), which the get of an unbounded
+    #: queue may make without the lock.
+    _atomic_get = True
+
     def _init(self) -> None:
         """Make the container, and the four calls on it: bound C methods where they can be, since
         they run on every put and get."""
@@ -123,6 +127,9 @@ class LightQueue(Generic[_T]):
             if seconds == 0.0:
                 raise Full
             ticket = self._putters.enqueue(item)
+            # A get without the lock (see get()) may have made room since we looked: let the longest
+            # waiting putter in now rather than after the next get.
+            self._admit_putter()
         if not self._putters.park(ticket, seconds):
             raise Full
 
@@ -140,6 +147,23 @@ class LightQueue(Generic[_T]):
         seconds = -1.0 if block and timeout is None else _check_wait(block, timeout)
         if PENDING[0]:
             check()
+        if self._maxsize is None and self._atomic_get:
+            # Unbounded: nobody waits to put, and while an item is there nobody waits to get (a put
+            # hands its item straight to a waiting getter), so taking one without the lock overtakes
+            # no one.  The pop is one C call, atomic with or without the GIL.
+            try:
+                item = self._get()
+            except IndexError:
+                pass
+            else:
+                if self._putting:  # resized to a bound meanwhile: room for a blocked putter
+                    with self._lock:
+                        self._admit_putter()
+                return item
+        return self._get_locked(seconds)
+
+    def _get_locked(self, seconds: float) -> _T:
+        """``get`` under the lock, waiting up to ``seconds`` (-1: for ever) if it must."""
         with self._lock:
             # Inline, as in put().  Behind blocked getters, wait: what comes is theirs first.
             if self._items and not self._getting:
@@ -270,6 +294,8 @@ class Queue(LightQueue[_T]):
 
 class PriorityQueue(Queue[_T]):
     """A ``Queue`` that gives out the lowest item first (``heapq`` order: put ``(priority, data)``)."""
+
+    _atomic_get = False  # heappop compares items: Python code may run in the middle of it
 
     def _init(self) -> None:
         items: list[Any] = []  # any order heapq can compare: typed loosely, as heapq needs

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from _thread import allocate_lock
+from collections import deque
 from types import TracebackType
 
 from threadevent._api import check_size, check_timeout
@@ -46,22 +48,36 @@ class Semaphore:
     """
 
     def __init__(self, value: int = 1) -> None:
-        self.counter = check_size(value, "value")
-        #: Guards the counter and the waiters; nothing blocks or calls out while holding it.
+        #: The free permits, one token each.  Taken without the lock (``deque.pop`` is atomic, with
+        #: or without the GIL), and given back only under it.  Invariant: while a thread waits, there
+        #: is no token (a release hands its permit to the waiter instead), so a token taken without
+        #: the lock never overtakes a waiter.
+        self._tokens: deque[None] = deque(itertools.repeat(None, check_size(value, "value")))
+        #: Guards the waiters and every addition of a token; nothing blocks or calls out holding it.
         self._lock = allocate_lock()
         #: Blocked acquirers; one handed a permit as it is interrupted passes the permit on.
         self._waiters = ParkingLot(self._lock, pass_on=self._pass_on)
-        #: Their line, read on every acquire and release without a call (``ParkingLot.tickets``).
+        #: Their line, read on every release without a call (``ParkingLot.tickets``).
         self._waiting = self._waiters.tickets
+
+    @property
+    def counter(self) -> int:
+        """The free permits."""
+        return len(self._tokens)
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         """Take a permit, waiting while there is none (a checkpoint): True; False if none came in time."""
         seconds = -1.0 if blocking and timeout is None else check_acquire(blocking, timeout)
         if PENDING[0]:
             check()
+        try:
+            self._tokens.pop()
+            return True
+        except IndexError:
+            pass
         with self._lock:
-            if self.counter > 0 and not self._waiting:
-                self.counter -= 1
+            if self._tokens:  # given back meanwhile, and so nobody waits
+                self._tokens.pop()
                 return True
             if seconds == 0.0:
                 return False
@@ -74,22 +90,22 @@ class Semaphore:
             if self._waiting:
                 self._waiters.unpark()
             else:
-                self.counter += 1
+                self._tokens.append(None)
 
     def _pass_on(self, _: object = None) -> None:
         """One permit comes free: handed to the longest waiter, or counted.  Lock held."""
         if self._waiters.unpark() is None:
-            self.counter += 1
+            self._tokens.append(None)
 
     def locked(self) -> bool:
         """True if an ``acquire`` would wait now."""
-        return self.counter <= 0 or bool(self._waiting)
+        return not self._tokens
 
     @property
     def balance(self) -> int:
         """Acquires that would succeed at once (positive), or releases still owed to the waiters
         (negative): the counter less the number of threads blocked in ``acquire``."""
-        return self.counter - len(self._waiters)
+        return len(self._tokens) - len(self._waiting)
 
     def bounded(self) -> bool:
         """Whether a release above the initial value raises (``BoundedSemaphore``)."""
@@ -104,7 +120,7 @@ class Semaphore:
         self.release()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} at {id(self):#x} counter={self.counter} waiters={len(self._waiters)}>"
+        return f"<{type(self).__name__} at {id(self):#x} counter={self.counter} waiters={len(self._waiting)}>"
 
 
 class BoundedSemaphore(Semaphore):
@@ -117,7 +133,7 @@ class BoundedSemaphore(Semaphore):
 
     def release(self, blocking: bool = True) -> None:
         with self._lock:
-            if self.counter >= self.original_counter:
+            if len(self._tokens) >= self.original_counter:
                 raise ValueError("Semaphore released too many times")
             self._pass_on()
 
