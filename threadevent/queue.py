@@ -147,14 +147,15 @@ class LightQueue(Generic[_T]):
         seconds = -1.0 if block and timeout is None else _check_wait(block, timeout)
         if PENDING[0]:
             check()
-        if self._maxsize is None and self._atomic_get:
+        if self._items and self._maxsize is None and self._atomic_get:
             # Unbounded: nobody waits to put, and while an item is there nobody waits to get (a put
             # hands its item straight to a waiting getter), so taking one without the lock overtakes
-            # no one.  The pop is one C call, atomic with or without the GIL.
+            # no one.  The pop is one C call, atomic with or without the GIL.  (Only tried when an
+            # item is there: a failed pop's exception costs more than it saves.)
             try:
                 item = self._get()
             except IndexError:
-                pass
+                pass  # another getter took it first
             else:
                 if self._putting:  # resized to a bound meanwhile: room for a blocked putter
                     with self._lock:
