@@ -12,6 +12,7 @@ bookkeeping that is meant to catch it.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -226,8 +227,15 @@ class Context:
             threading.Thread(target=self._guard, args=(target,), name=f"{self.name}-{i}", daemon=True)
             for i, target in enumerate(targets)
         ]
-        for thread in threads:
-            thread.start()
+        # The duration counts from when every thread runs: starting them can take a good part of a brief
+        # run (a new thread waits for the GIL while others hold it), and threads that started after the
+        # deadline would do nothing: the run would check nothing, and pass.
+        self.deadline = math.inf
+        try:
+            for thread in threads:
+                thread.start()
+        finally:
+            self.deadline = time.monotonic() + self.duration
         # Every wait in a scenario is bounded by the patience; a thread may do a few of them in a row
         # while it winds down, so it gets several before it counts as hung.
         give_up = self.deadline + 4 * self.patience
