@@ -38,7 +38,7 @@ import functools
 import os
 import sys
 import threading
-from _thread import LockType, allocate_lock
+from _thread import LockType, RLock, allocate_lock
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -103,7 +103,9 @@ class ThreadState:
     )
 
     def __init__(self) -> None:
-        self.lock = allocate_lock()
+        #: Reentrant only so that ``leave`` can tell a hold of its own thread's that was left behind
+        #: (see there); nothing takes it twice on purpose.
+        self.lock = RLock()
         self.ident = threading.get_ident()
         #: The exception to raise at this thread's current or next checkpoint.
         self.pending: BaseException | None = None
@@ -145,6 +147,12 @@ class ThreadState:
         An asynchronous exception sent just before may still have been raised in the caller's own code
         before this call took the lock: callers run it in a retry loop until it returns.
         """
+        # On CPython 3.14 and later, ``with lock:`` calls ``__enter__`` as an ordinary call, after which
+        # a pending asynchronous exception is raised before the block is protected: a kill sent as this
+        # thread was taking this lock (the killer holds it while it sends) left it taken.  The
+        # function has ended: any hold of this thread's is such a leftover.
+        while self.lock._is_owned():  # type: ignore[attr-defined]  # _thread.RLock's, which Condition uses
+            self.lock.release()
         with self.lock:
             self.owner = None
             self.killing = None

@@ -119,6 +119,9 @@ class GreenThread(Waitable[_T]):
                     outcome = _failed(state, exc)
         self._state = None
         self._publish(outcome)
+        # This frame heads the traceback of a failed function's outcome, which a log record kept by
+        # a handler may hold too: it must not hold the greenthread (a cycle only the gc would break).
+        del self
 
     def _take_call(self) -> tuple[Callable[..., _T], tuple[Any, ...], dict[str, Any], contextvars.Context]:
         """The call to make, dropped from the greenthread: once it has run, nothing keeps it alive."""
@@ -269,8 +272,12 @@ class _FailedGreenThread(GreenThread[_T]):
         outcome = self._outcome
         if outcome is not None and outcome[1] is not None and not self._retrieved:
             exc = outcome[1]
+            # repr(self), not self: a handler that keeps the record (pytest's caplog, a MemoryHandler)
+            # would bring the greenthread back to life through record.args.
             logger.error(
-                "GreenThread exception was never retrieved: %r", self, exc_info=(type(exc), exc, outcome[2])
+                "GreenThread exception was never retrieved: %s",
+                repr(self),
+                exc_info=(type(exc), exc, outcome[2]),
             )
 
 
@@ -428,11 +435,13 @@ def run_inline(greenthread: GreenThread[Any]) -> BaseException | None:
                     escaping = exc if _escapes(state, outcome[1]) else None
             if greenthread._outcome is None:
                 greenthread._publish(outcome, retrieved=escaping is not None)
-            return escaping
+            break
         except BaseException as exc:
             if outcome is None:
                 outcome = _failed(state, exc)
             escaping = exc
+    del greenthread  # this frame is in the outcome's traceback: it must not hold it (see _run)
+    return escaping
 
 
 def _escapes(state: ThreadState | None, error: BaseException | None) -> bool:
