@@ -23,19 +23,30 @@ from threadevent import GreenletExit, GreenThread, Timeout, sleep, spawn
 __all__ = ["queue_storm", "semaphore_storm"]
 
 _PACKAGE = os.path.dirname(threadevent.__file__) + os.sep
+#: Where the checkpoints raise: a kill raised there was raised by the blocking call, at its checkpoint.
+_CHECKPOINTS = os.path.join(_PACKAGE, "_checkpoint.py")
 #: The queues the storm runs on at once: (name, maxsize).
 _KINDS = (("bounded", 4), ("unbounded", None), ("channel", 0))
 
 
 def _landed(exc: BaseException | None) -> str:
-    """Where a victim's kill landed: "before it ran" (cancelled), "at a checkpoint" (raised inside
-    threadevent), or "in its own code" (raised asynchronously)."""
+    """Where a victim's kill landed: "before it ran" (cancelled), "at a checkpoint" (raised by one),
+    "in its own code" (raised asynchronously there), or "inside threadevent, asynchronously".
+
+    The last: a kill is sent asynchronously only while its target runs its own code, but the target
+    may enter threadevent's in the instant between that look and the send, and the interpreter then
+    raises it there, at any bytecode (best effort, as for any Python code: CPython 3.10 looks for one
+    at almost every bytecode).  What that call was doing is then as uncertain as in the victim's code.
+    """
     tb = None if exc is None else exc.__traceback__
     if tb is None:
         return "before it ran"
     while tb.tb_next is not None:
         tb = tb.tb_next
-    return "at a checkpoint" if tb.tb_frame.f_code.co_filename.startswith(_PACKAGE) else "in its own code"
+    filename = tb.tb_frame.f_code.co_filename
+    if filename == _CHECKPOINTS:
+        return "at a checkpoint"
+    return "inside threadevent, asynchronously" if filename.startswith(_PACKAGE) else "in its own code"
 
 
 def _death(greenthread: GreenThread[Any], ctx: Context) -> BaseException | None:
@@ -58,7 +69,7 @@ class _Books:
         self.failed: set[tuple[int, int]] = set()  # put() raised at its checkpoint: nothing was put
         self.unsure: set[tuple[int, int]] = set()  # killed asynchronously around put(): 0 or 1 copies
         self.got: list[list[tuple[int, int]]] = []  # per consumer life, in the order got
-        self.unsure_gets = 0  # consumers killed asynchronously: each may have dropped one item got
+        self.unsure_gets = 0  # consumers killed outside a checkpoint: each may have dropped one item got
         self.lock = threading.Lock()
 
 
@@ -182,7 +193,7 @@ def _drive_consumer(ctx: Context, q: Any, books: _Books, kind: str, index: int) 
         if exc is not None and not isinstance(exc, GreenletExit):
             ctx.violation(f"a consumer died of {exc!r}, not of its kill")
             return
-        if _landed(exc) == "in its own code":
+        if _landed(exc) != "at a checkpoint":
             with books.lock:
                 books.unsure_gets += 1
         ctx.count(len(got))
@@ -230,6 +241,9 @@ class _Holders:
         self.ctx = ctx
         self.limit = limit
         self.now: list[object] = []
+        #: Holders killed outside a checkpoint: each may have lost its permit (taken, and the kill
+        #: raised before the ``with`` protected it).
+        self.unsure = 0
 
 
 def _hold(sem: Any, holders: _Holders, me: object, timeouts: list[float]) -> None:
@@ -252,8 +266,9 @@ def semaphore_storm(ctx: Context) -> None:
     """Greenthreads acquiring and releasing one Semaphore, killed and timed out at random.
 
     Each holds its permit across a checkpoint, releasing it in ``finally``.  Invariant: never more
-    holders than the semaphore's value; once every victim is dead, no permit is lost or made up: the
-    counter and the balance are the value again, and nobody waits.  Operations: kills.
+    holders than the semaphore's value; once every victim is dead, nobody waits, no permit is made
+    up, and none is lost (but at most one per holder killed outside a checkpoint, where the kill may
+    land between the acquire and the ``with`` that would release it).  Operations: kills.
     """
     value = 3
     sem = ctx.make_semaphore(value)
@@ -261,8 +276,12 @@ def semaphore_storm(ctx: Context) -> None:
     ctx.run(*(functools.partial(_drive_holder, ctx, sem, holders, i) for i in range(ctx.threads)))
     if ctx.failed:
         return
-    if sem.counter != value or sem.balance != value:
-        ctx.violation(f"after the storm: counter {sem.counter}, balance {sem.balance}, not {value}")
+    counter, balance = sem.counter, sem.balance
+    if counter > value or balance != counter or value - counter > holders.unsure:
+        ctx.violation(
+            f"after the storm: counter {counter}, balance {balance}, for a value of {value} "
+            f"(at most {holders.unsure} permits could have been lost by holders killed outside a checkpoint)"
+        )
 
 
 def _drive_holder(ctx: Context, sem: Any, holders: _Holders, index: int) -> None:
@@ -277,4 +296,7 @@ def _drive_holder(ctx: Context, sem: Any, holders: _Holders, index: int) -> None
             ctx.violation(f"a holder died of {exc!r}, not of its kill")
             return
         ctx.count()
-        ctx.note(f"killed {_landed(exc)}")
+        landed = _landed(exc)
+        ctx.note(f"killed {landed}")
+        if landed not in ("at a checkpoint", "before it ran"):
+            holders.unsure += 1

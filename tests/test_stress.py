@@ -7,7 +7,6 @@ itself is ``python -m stress``), with a short patience so that a lost wake-up is
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -26,7 +25,7 @@ if str(ROOT) not in sys.path:  # ``stress`` is a directory of the checkout, not 
 
 from stress.harness import Context, Settings  # noqa: E402
 from stress.runner import SCENARIOS, Result, Scenario, run_suite  # noqa: E402
-from threadevent import Empty, Queue, Semaphore  # noqa: E402
+from threadevent import Queue, Semaphore  # noqa: E402
 
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 #: Short runs: a few hundred rounds of each scenario, not a stress test.
@@ -181,15 +180,25 @@ def test_ping_pong_catches_a_stale_wake_up() -> None:
 
 
 class DroppingQueue(Queue[Any]):
-    """Broken: a get that ends in an exception (a kill, a Timeout) throws away the next item."""
+    """Broken: a get that ends in an exception (a kill, a Timeout) still takes an item, the next one put,
+    and loses it."""
+
+    def __init__(self, maxsize: int | None = None) -> None:
+        super().__init__(maxsize)
+        self.owed = 0
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         try:
             return super().get(block, timeout)
         except BaseException:
-            with contextlib.suppress(Empty):
-                super().get(False)
+            self.owed += 1
             raise
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if self.owed > 0:
+            self.owed -= 1
+            return  # "put", and gone
+        super().put(item, block, timeout)
 
 
 class LeakySemaphore(Semaphore):
