@@ -162,9 +162,9 @@ def _check_batch(
 
 _BLOCKING = ("Event.wait", "sleep", "GreenThread.wait", "busy loop", "busy calls", "finalizers")
 
-#: CPython 3.13 can raise an asynchronous exception past ``finally`` blocks (python/cpython#139622), so
+#: CPython 3.13 and later can raise an asynchronous exception past ``finally`` blocks, so
 #: threadevent delivers kills there at checkpoints only: a busy victim reaches one on every round.
-_CHECKPOINTS_ONLY = sys.version_info[:2] == (3, 13)
+_CHECKPOINTS_ONLY = sys.version_info >= (3, 13)
 
 
 class _Victim:

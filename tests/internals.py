@@ -18,7 +18,7 @@ import pytest
 from threadevent import _checkpoint, _handoff, _parking, _timer, _waitable, hub, waiting
 from threadevent._checkpoint import ThreadState, current_state, expire, interrupt, release
 
-#: Whether kills reach busy code asynchronously (not on CPython 3.13).
+#: Whether kills reach busy code asynchronously (not on CPython 3.13 and later).
 ASYNC_KILLS = _checkpoint.ASYNC_KILLS
 
 __all__ = [

@@ -479,7 +479,7 @@ def test_an_inline_spawn_n_reports_its_exception(tracker: Tracker, monkeypatch: 
 def _spin() -> None:
     while True:
         if not internals.ASYNC_KILLS:
-            sleep(0)  # CPython 3.13 delivers kills at checkpoints only
+            sleep(0)  # CPython 3.13+ delivers kills at checkpoints only
 
 
 def _block() -> None:

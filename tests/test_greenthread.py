@@ -993,11 +993,11 @@ def test_kill_with_an_exception_raises_that_instance_at_the_checkpoint(
     assert seen[0] is sent and gt.exception() is sent
 
 
-#: Whether kills reach busy code asynchronously: not on CPython 3.13, whose asynchronous exceptions can
-#: skip ``finally`` blocks and ``with`` exits.  There the tests' busy loops reach a checkpoint.
+#: Whether kills reach busy code asynchronously: not on CPython 3.13 and later, where an asynchronous
+#: exception can skip ``finally`` blocks and ``with`` exits.  There the tests' busy loops reach a checkpoint.
 ASYNC_KILLS = internals.ASYNC_KILLS
 needs_async_kills = pytest.mark.skipif(
-    not ASYNC_KILLS, reason="CPython 3.13 delivers kills at checkpoints only (python/cpython#139622)"
+    not ASYNC_KILLS, reason="CPython 3.13 and later deliver kills at checkpoints only"
 )
 
 

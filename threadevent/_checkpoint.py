@@ -67,10 +67,13 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 class GreenletExit(BaseException):
     """The default exception of ``kill()`` and ``cancel()``; a ``BaseException``, as in greenlet."""
 
-#: Whether a kill may be raised asynchronously in a busy greenthread.  Not on CPython 3.13: there an
-#: asynchronous exception can skip ``finally`` blocks and ``with`` exits (python/cpython#139622; a kill
-#: landing in ``with lock:`` left the lock held in 47 of 50 tries), so a kill waits for a checkpoint.
-ASYNC_KILLS = sys.version_info[:2] != (3, 13)
+#: Whether a kill may be raised asynchronously in a busy greenthread: only before CPython 3.13.  On
+#: 3.13 an asynchronous exception can skip ``finally`` blocks and ``with`` exits (python/cpython#139622;
+#: a kill landing in ``with lock:`` left the lock held in 47 of 50 tries).  From 3.14 on, ``with``
+#: calls ``__enter__`` as an ordinary call, after which a pending asynchronous exception is raised
+#: before the block is protected, and the kill storm saw ``finally`` blocks of killed busy greenthreads
+#: skipped on 3.14.10.  There a kill waits for the target's next checkpoint.
+ASYNC_KILLS = sys.version_info < (3, 13)
 
 #: How many threads have an interrupt recorded and not yet raised.  A list so that readers can import
 #: it once; only ever changed while ``_pending_lock`` is held, and always inline, right beside the
@@ -287,7 +290,7 @@ def kill(state: ThreadState, exc: BaseException, owner: object) -> bool:
     Blocked in a checkpoint: raised there, at once.  Busy elsewhere: raised asynchronously, at its next
     bytecode (CPython's ``PyThreadState_SetAsyncExc``; best effort, since a blocking C call is not
     interrupted), except while the thread executes threadevent's own code, whose bookkeeping must not
-    be cut in half, and on CPython 3.13 (``ASYNC_KILLS``): then it stays pending for the next
+    be cut in half, and on CPython 3.13 and later (``ASYNC_KILLS``): then it stays pending for the next
     checkpoint.  One raised asynchronously is
     settled at the next checkpoint (``_settle``).  Returns whether the exception is still undelivered,
     and so worth another try: also when ``owner`` is not running in the thread (not yet, or no longer:

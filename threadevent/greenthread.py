@@ -223,9 +223,9 @@ class GreenThread(Waitable[_T]):
         Not started: as ``cancel``.  Blocked in a checkpoint: raised there at once.  Running other code:
         raised asynchronously at its next bytecode (best effort), and again at its next checkpoint
         unless it is handling it there (in an ``except`` or ``finally`` block): the interpreter drops
-        an exception raised in a ``__del__`` or a gc callback.  On CPython 3.13, whose asynchronous
-        exceptions can skip ``finally`` blocks and ``with`` exits, only at its next checkpoint.  From
-        inside itself: raised here.  Ended: no effect.
+        an exception raised in a ``__del__`` or a gc callback.  On CPython 3.13 and later, where an
+        asynchronous exception can skip ``finally`` blocks and ``with`` exits, only at its next
+        checkpoint.  From inside itself: raised here.  Ended: no effect.
 
         Returns True once it has ended.  ``timeout`` (seconds) bounds the wait: False if it still runs
         then (a target that catches its kill and goes on, or one blocked in a C call), and the kill
