@@ -35,6 +35,7 @@ know when to look.
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import sys
 import threading
@@ -341,13 +342,35 @@ def _in_threadevent(ident: int) -> bool:
     inside a library it calls (``Thread.start``, whose new thread briefly shares the caller's id and
     would take the exception instead).
     """
-    frame = sys._current_frames().get(ident)
+    frame = _frame_of(ident)
     while frame is not None:
         code = frame.f_code
         if code.co_filename.startswith(_PACKAGE_DIR):
             return code not in RUNNERS
         frame = frame.f_back
     return False
+
+
+def _frame_of(ident: int) -> Any:
+    """The innermost frame of thread ``ident`` (None if it has ended).
+
+    With the gc off, one call at a time: CPython may run the gc inside ``sys._current_frames()`` while
+    it holds the runtime's lock on the thread list, and a finalizer that lets the GIL go there
+    deadlocks with any thread that then wants that lock, another such call first (seen here on 3.11:
+    a stack dump of a hung kill storm showed exactly that pair).
+    """
+    with _frames_lock:
+        enabled = gc.isenabled()
+        if enabled:
+            gc.disable()
+        try:
+            return sys._current_frames().get(ident)
+        finally:
+            if enabled:
+                gc.enable()
+
+
+_frames_lock = allocate_lock()
 
 
 #: The code of threadevent's functions that call the user's code, where that code may be interrupted.
