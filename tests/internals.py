@@ -9,14 +9,16 @@ mended in this one file, not in every test that looked.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from time import monotonic
 from typing import Any
 
 import pytest
 
-from threadevent import _checkpoint, _handoff, _parking, _timer, _waitable, hub, waiting
-from threadevent._checkpoint import ThreadState, current_state, expire, interrupt, release
+from threadevent import _checkpoint, _handoff, _parking, _timer, _waitable, hub, timeout, waiting
+from threadevent._checkpoint import ThreadState, current_state, interrupt, release
 
 #: Whether kills reach busy code asynchronously (not on CPython 3.13 and later).
 ASYNC_KILLS = _checkpoint.ASYNC_KILLS
@@ -39,6 +41,7 @@ __all__ = [
     "real_block",
     "release",
     "timer_entries",
+    "timer_held",
     "waiters",
 ]
 
@@ -90,6 +93,32 @@ def wake_spuriously(state: ThreadState) -> None:
         release(state.parked)
 
 
+def expire(state: ThreadState, exc: BaseException, rank: int, owner: object = None) -> None:
+    """Fire, in ``state``'s thread, a deadline raising ``exc`` armed with ``rank`` by ``owner``, as the
+    timer thread does at a Timeout's moment."""
+    _checkpoint.expire(state, _checkpoint.Deadline(monotonic(), exc, rank, owner))
+
+
+@contextmanager
+def timer_held() -> Iterator[None]:
+    """Keep the hub's timer thread busy in one call until the block ends: every timer call that falls
+    due meanwhile (a Timeout's deadline among them) runs late, as on a loaded machine where the timer
+    thread is scheduled late."""
+    holding = threading.Event()
+    go = threading.Event()
+
+    def hold() -> None:
+        holding.set()
+        go.wait(120.0)  # bounded, so that a test failing inside the block cannot hang the timer for good
+
+    hub.call_later(0, hold)
+    try:
+        assert holding.wait(120.0), "the timer thread never ran the holding call"
+        yield
+    finally:
+        go.set()
+
+
 def timer_entries() -> int:
     """How many calls the timer thread's heap holds (cancelled ones included until compaction)."""
     return len(hub._TIMER._heap)
@@ -113,7 +142,7 @@ def patch_block(monkeypatch: pytest.MonkeyPatch, replacement: Callable[[Any, flo
 
 def fake_clock(monkeypatch: pytest.MonkeyPatch, clock: list[float]) -> None:
     """Make every deadline threadevent computes read ``clock[0]`` instead of ``time.monotonic()``."""
-    for module in (_waitable, _handoff, _parking, waiting):
+    for module in (_waitable, _handoff, _parking, waiting, _checkpoint, timeout):
         monkeypatch.setattr(module, "monotonic", lambda: clock[0])
 
 

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import internals
@@ -25,6 +27,10 @@ from threadevent import (
     GreenletExit,
     GreenPile,
     GreenPool,
+    Lock,
+    Pool,
+    Queue,
+    Semaphore,
     Timeout,
     as_completed,
     hub,
@@ -56,6 +62,13 @@ def _passed(seconds: float) -> None:
 def _passed_busy(seconds: float) -> None:
     """The same, in a wait that is not a checkpoint (a thread busy in someone else's code)."""
     assert _marker(seconds).wait(PATIENCE), "the timer never reached the marker"
+
+
+def _busy_until(moment: float) -> None:
+    """Stay out of every checkpoint until the clock reaches ``moment`` (``time.monotonic()``), as code
+    busy in a call threadevent cannot interrupt does; with the timer held, nothing fires meanwhile."""
+    while time.monotonic() < moment:
+        time.sleep(0.0005)
 
 
 # -- what it raises -----------------------------------------------------------------------------------
@@ -296,7 +309,7 @@ def test_fired_but_not_raised_is_withdrawn_by_cancel() -> None:
 def test_armed_in_a_greenthread_that_ended_it_never_hits_the_workers_next_task() -> None:
     hub.configure(max_threads=1)  # the next task runs on the same worker thread
     leaked = spawn(Timeout, SHORT).wait()  # never cancelled: eventlet code sometimes does this
-    assert leaked.pending
+    assert not leaked.pending  # its greenthread has ended: it can never fire (its timer call still runs)
     marker_passed = spawn(_passed, SHORT * 5)
     marker_passed.wait()  # its checkpoint spans the leaked deadline and is not interrupted
 
@@ -511,3 +524,204 @@ def test_released_and_precise_under_python_O() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+# -- a late timer thread: the checkpoint checks the deadline itself -----------------------------------
+#
+# The race (issue 15): under load the timer thread is scheduled late, while the waiting thread's own
+# wait ends on time (timed out, or woken); a wait that then returned normally would let the block run
+# past its deadline, e.g. ``with Timeout(d): sleep(2 * d)`` running the sleep to its end.  Here the
+# timer thread is held (``internals.timer_held``), so it is certainly late: only the checkpoint itself
+# can raise the Timeout.
+
+LONGER = SHORT * 2  # a wait that ends after the deadline, whatever the load: lock waits never end early
+
+
+def _held_lock() -> Lock:
+    lock = Lock()
+    lock.acquire()
+    return lock
+
+
+def _full_queue() -> Queue[int]:
+    queue: Queue[int] = Queue(1)
+    queue.put(0)
+    return queue
+
+
+@pytest.mark.parametrize(
+    "timed_wait",
+    [
+        pytest.param(lambda never: sleep(LONGER), id="sleep"),
+        pytest.param(lambda never: never.wait(LONGER), id="Event.wait"),
+        pytest.param(lambda never: never.result(LONGER), id="Event.result"),
+        pytest.param(lambda never: spawn(never.wait).wait(LONGER), id="GreenThread.wait"),
+        pytest.param(lambda never: Queue[int]().get(timeout=LONGER), id="Queue.get"),
+        pytest.param(lambda never: _full_queue().put(1, timeout=LONGER), id="Queue.put-full"),
+        pytest.param(lambda never: Semaphore(0).acquire(timeout=LONGER), id="Semaphore.acquire"),
+        pytest.param(lambda never: _held_lock().acquire(timeout=LONGER), id="Lock.acquire"),
+        pytest.param(lambda never: wait_any([never], timeout=LONGER), id="wait_any"),
+        pytest.param(lambda never: wait_all([never], timeout=LONGER), id="wait_all"),
+    ],
+)
+def test_a_wait_timing_out_past_the_deadline_raises_though_the_timer_is_late(timed_wait: Any) -> None:
+    never = Event[None]()
+    try:
+        with internals.timer_held():
+            with pytest.raises(Timeout) as info:
+                with Timeout(SHORT) as timeout:
+                    timed_wait(never)
+            assert info.value is timeout
+    finally:
+        never.send()
+
+
+def test_the_issue_example_sleep_twice_the_deadline() -> None:
+    """``with Timeout(0.05): sleep(0.1)`` raises, however late the timer thread runs."""
+    with internals.timer_held():
+        started = time.monotonic()
+        with pytest.raises(Timeout):
+            with Timeout(0.05):
+                sleep(0.1)
+    assert time.monotonic() - started >= 0.05  # it did wait: raised at the end of the wait, not before
+
+
+@pytest.fixture
+def woken_late(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], object]], Callable[[], None]]:
+    """``woken_late(action)``: what a waker thread runs to wake the calling thread past its deadline.
+
+    It waits until the calling thread is blocked in its checkpoint, then moves threadevent's clock past
+    every deadline, then runs ``action``.  The clock is a fake one (``internals.fake_clock``): on a loaded
+    machine the real deadline could pass before the thread even blocks, and a wait that raises before it
+    blocks is not the case under test.
+    """
+    clock = [time.monotonic()]
+    internals.fake_clock(monkeypatch, clock)
+    state = internals.current_state(create=True)
+    assert state is not None
+
+    def make(action: Callable[[], object]) -> Callable[[], None]:
+        def waker() -> None:
+            wait_until(lambda: internals.parked(state), what="the waiter to block")
+            clock[0] += PATIENCE  # the deadline has passed; the timer thread is held and says nothing
+            action()
+
+        return waker
+
+    return make
+
+
+Waker = Callable[[Callable[[], object]], Callable[[], None]]
+
+
+def test_a_wait_woken_past_the_deadline_raises_and_the_send_stays(
+    threads: Threads, woken_late: Waker
+) -> None:
+    evt = Event[str]()
+    with internals.timer_held():
+        with pytest.raises(Timeout):
+            with Timeout(SHORT):
+                threads.start(woken_late(lambda: evt.send("late")))
+                evt.wait()
+    assert evt.wait(0) == "late"
+
+
+def test_a_greenthread_wait_woken_past_the_deadline_raises(threads: Threads, woken_late: Waker) -> None:
+    gate = Event[str]()
+    greenthread = spawn(gate.wait)
+    with internals.timer_held():
+        with pytest.raises(Timeout):
+            with Timeout(SHORT):
+                threads.start(woken_late(lambda: gate.send("done")))
+                greenthread.wait()
+    assert greenthread.wait(PATIENCE) == "done"
+
+
+def test_a_semaphore_acquire_woken_past_the_deadline_raises_and_passes_the_permit_on(
+    threads: Threads, woken_late: Waker
+) -> None:
+    sem = Semaphore(0)
+    with internals.timer_held():
+        with pytest.raises(Timeout):
+            with Timeout(SHORT):
+                threads.start(woken_late(sem.release))
+                sem.acquire()
+    assert sem.acquire(blocking=False)  # the permit it was handed is not lost
+
+
+def test_a_pool_get_woken_past_the_deadline_raises_and_the_item_goes_back(
+    threads: Threads, woken_late: Waker
+) -> None:
+    pool = Pool[str](max_size=1, create=lambda: "item")
+    item = pool.get()
+    with internals.timer_held():
+        with pytest.raises(Timeout):
+            with Timeout(SHORT):
+                threads.start(woken_late(lambda: pool.put(item)))
+                pool.get()
+    assert pool.free() == 1
+
+
+def test_a_full_greenpool_spawn_woken_past_the_deadline_raises_and_the_slot_goes_on(
+    threads: Threads, woken_late: Waker
+) -> None:
+    release = Event[None]()
+    pool = GreenPool(1)
+    pool.spawn(release.wait)
+    with internals.timer_held():
+        with pytest.raises(Timeout):
+            with Timeout(SHORT):
+                threads.start(woken_late(release.send))
+                pool.spawn(sum, [])
+    pool.waitall()
+    assert pool.free() == 1
+
+
+def test_a_deadline_passed_before_the_wait_raises_without_blocking() -> None:
+    with internals.timer_held():
+        with pytest.raises(Timeout):
+            with Timeout(SHORT):
+                _busy_until(time.monotonic() + SHORT)
+                Event().wait(PATIENCE)  # before the fix: waits it out, the timer being held
+
+
+def test_sleep_0_past_the_deadline_raises_though_the_timer_is_late() -> None:
+    """eventlet's idiom for a busy loop that lets a Timeout in: ``sleep(0)`` between steps."""
+    with internals.timer_held():
+        with pytest.raises(Timeout):
+            with Timeout(SHORT):
+                give_up = time.monotonic() + SHORT + 1.0
+                while time.monotonic() < give_up:  # a busy loop, past the deadline after SHORT
+                    sleep(0)
+
+
+def test_fired_by_the_checkpoint_it_is_raised_once_though_the_timer_fires_later() -> None:
+    timeout = Timeout(SHORT)  # no ``with``: nothing cancels it when it is raised
+    try:
+        with internals.timer_held():
+            with pytest.raises(Timeout):
+                sleep(LONGER)
+            assert not timeout.pending
+        _passed(SHORT * 3)  # the timer's own call for it runs meanwhile: not raised again
+    finally:
+        timeout.cancel()
+
+
+def test_late_timer_both_nested_deadlines_passed_the_enclosing_one_is_raised() -> None:
+    with internals.timer_held():
+        with pytest.raises(Timeout) as info:
+            with Timeout(SHORT) as outer:
+                with Timeout(SHORT / 2):
+                    sleep(LONGER)
+    assert info.value is outer
+
+
+def test_late_timer_a_pending_kill_goes_first() -> None:
+    kill = GreenletExit()
+    with internals.timer_held():
+        with pytest.raises(GreenletExit) as info:
+            with Timeout(SHORT):
+                _busy_until(time.monotonic() + SHORT)
+                internals.interrupt(internals.current_state(create=True), kill)  # as kill() does
+                sleep(LONGER)
+    assert info.value is kill

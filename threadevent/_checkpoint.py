@@ -20,9 +20,12 @@ The interrupt state of one thread (its ``ThreadState``), guarded by ``ThreadStat
     pending   an exception waiting to be raised at the current or next checkpoint.
     parked    the lock the thread sleeps on inside a checkpoint, if it does: an interrupt releases it.
     unsettled a kill raised asynchronously, until the next checkpoint settles whether it arrived.
+    deadlines the armed deadlines (``Deadline``) of the Timeouts armed here, and ``earliest``, the first
+              of them: a checkpoint whose wait ends past it fires it itself, however late the timer is.
 
     CLEAR ---interrupt/expire/kill--> PENDING ---checkpoint raises it--> CLEAR
-                                      PENDING ---withdraw (Timeout.cancel)--> CLEAR
+                                      PENDING ---disarm (Timeout.cancel)--> CLEAR
+    CLEAR ---a wait starts or ends past an armed deadline the timer has not fired--> raised, CLEAR
     CLEAR ---kill, busy in user code--> UNSETTLED (sent with PyThreadState_SetAsyncExc)
                                       UNSETTLED ---next checkpoint: being handled--> CLEAR
                                       UNSETTLED ---next checkpoint: lost or caught--> raised again, CLEAR
@@ -41,17 +44,25 @@ import sys
 import threading
 from _thread import LockType, RLock, allocate_lock
 from collections.abc import Callable
+from time import monotonic
 from typing import Any, TypeVar
 
 __all__ = [
+    "ARMED",
     "ASYNC_KILLS",
+    "DONE",
+    "FIRED",
     "PENDING",
+    "RAISED",
+    "Deadline",
     "GreenletExit",
     "ThreadState",
+    "arm",
     "block",
     "check",
     "current_owner",
     "current_state",
+    "disarm",
     "expire",
     "interrupt",
     "interrupting",
@@ -59,7 +70,6 @@ __all__ = [
     "postpone",
     "release",
     "runs_user_code",
-    "withdraw",
 ]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -82,6 +92,44 @@ ASYNC_KILLS = sys.version_info < (3, 13)
 PENDING: list[int] = [0]
 _pending_lock = allocate_lock()
 
+#: The stages of a ``Deadline``; it only ever moves forward, and only under its thread's
+#: ``ThreadState.lock``.  ARMED: in its thread's ``deadlines``, its moment still to come.  FIRED: its
+#: moment came, and its exception is pending in the thread.  RAISED: a checkpoint raised it (or
+#: postponed it, its wait having succeeded at that moment).  DONE: it never will be raised: cancelled,
+#: put aside for a kill or an enclosing block's deadline, or its greenthread ended.
+ARMED, FIRED, RAISED, DONE = 0, 1, 2, 3
+
+
+class Deadline:
+    """One deadline armed in one thread: when it passes, what to raise then, and how far it has got.
+
+    The problem it solves: a deadline that only the timer thread fires is as late as that thread.  On a
+    loaded machine the timer can run well after the moment while the waiting thread's own wait ends on
+    time, and ``with Timeout(d): sleep(2 * d)`` would run the sleep to its end.  So the deadline is
+    also in its thread's ``ThreadState``, and a checkpoint whose wait ends past it fires it there and
+    then (see ``block``).  The timer (``expire``) and the checkpoint race to fire it; the first wins
+    and the other finds it fired, so it is raised once.
+
+    It does not schedule anything itself: the Timeout that makes it hands ``expire`` to the timer.
+    ``rank`` orders deadlines by when they were armed: an enclosing block's deadline goes first.
+    ``owner`` is the greenthread that armed it (None in a thread that is not one): it never fires in
+    whatever the thread runs next.
+    """
+
+    __slots__ = ("exc", "owner", "rank", "stage", "when")
+
+    def __init__(self, when: float, exc: BaseException, rank: int, owner: object) -> None:
+        #: On the ``time.monotonic()`` clock.
+        self.when = when
+        self.exc = exc
+        self.rank = rank
+        self.owner = owner
+        self.stage = ARMED
+
+    def __repr__(self) -> str:
+        stage = ("armed", "fired", "raised", "done")[self.stage]
+        return f"<{type(self).__name__} rank={self.rank} when={self.when:.6f} {stage}>"
+
 
 class _Local(threading.local):
     # A class-level default: a missing attribute would cost an AttributeError on every lookup.
@@ -95,8 +143,9 @@ class ThreadState:
         "__weakref__",
         "async_kind",
         "async_sent",
+        "deadlines",
+        "earliest",
         "expired",
-        "expired_rank",
         "ident",
         "killing",
         "lock",
@@ -127,9 +176,12 @@ class ThreadState:
         self.async_kind: type[BaseException] | None = None
         #: That exception, until a checkpoint has settled whether it reached the function (``_settle``).
         self.unsettled: BaseException | None = None
-        #: The exception of the Timeout that expired last here, and that Timeout's rank (see ``expire``).
-        self.expired: BaseException | None = None
-        self.expired_rank = 0
+        #: The deadline that fired last here (see ``expire``).
+        self.expired: Deadline | None = None
+        #: The deadlines armed here and not fired yet, and the earliest of their moments (None: none):
+        #: what ``block`` looks at when a wait ends.
+        self.deadlines: list[Deadline] = []
+        self.earliest: float | None = None
 
     def take(self) -> BaseException | None:
         """Remove and return the pending interrupt.  Call with ``self.lock`` held."""
@@ -160,7 +212,16 @@ class ThreadState:
         with self.lock:
             self.owner = None
             self.killing = None
-            self.expired = None
+            expired = self.expired
+            if expired is not None:
+                self.expired = None
+                if expired.stage == FIRED:
+                    expired.stage = DONE
+            if self.deadlines:  # Timeouts the function left armed: they must not hit the next one
+                for deadline in self.deadlines:
+                    deadline.stage = DONE
+                self.deadlines.clear()
+                self.earliest = None
             if self.pending is not None:
                 self.take()  # a kill that came too late must not hit the thread's next task
             if self.async_sent is not None:
@@ -183,7 +244,12 @@ class ThreadState:
     def aimed_here(self, error: BaseException) -> bool:
         """Whether ``error`` is an interrupt aimed at this thread's greenthread (its kill or its
         expired deadline) rather than an error of the code it ran."""
-        return error is self.killing or error is self.async_sent or error is self.expired
+        expired = self.expired
+        return (
+            error is self.killing
+            or error is self.async_sent
+            or (expired is not None and error is expired.exc)
+        )
 
     def is_parked(self) -> bool:
         """Whether the thread is blocked inside a checkpoint right now."""
@@ -239,27 +305,125 @@ def interrupt(state: ThreadState, exc: BaseException) -> None:
             release(parked)
 
 
-def expire(state: ThreadState, exc: BaseException, rank: int, owner: object) -> None:
-    """A deadline armed in ``state``'s thread has passed: raise ``exc`` at its current or next checkpoint.
+def arm(state: ThreadState, deadline: Deadline) -> None:
+    """Arm ``deadline`` in ``state``'s thread: from now on it fires there at its moment, whether the
+    timer thread (``expire``) or the thread's own checkpoint (``block``) gets there first.
 
-    ``rank`` orders deadlines by when they were armed, and ``owner`` is the greenthread that armed it
-    (None in a thread that is not one).  Nothing happens if that greenthread no longer runs here: its
-    deadline must not hit the next task of the worker thread.  A pending kill is never replaced, nor is
-    the exception of a deadline armed earlier (an enclosing ``with Timeout``): those are raised first.
-    A deadline armed earlier does replace a later one's exception that has not been raised yet.
+    Nothing happens if it was disarmed in the meantime (a ``cancel()`` from another thread).
     """
     with state.lock:
-        if state.owner is not owner:
+        if deadline.stage != ARMED:
             return
-        pending = state.pending
-        if pending is not None and (pending is not state.expired or state.expired_rank < rank):
+        state.deadlines.append(deadline)
+        earliest = state.earliest
+        if earliest is None or deadline.when < earliest:
+            state.earliest = deadline.when
+
+
+def disarm(state: ThreadState, deadline: Deadline) -> int:
+    """``deadline`` must not be raised by ``state``'s thread from now on, if it has not been already.
+
+    Returns the stage it had: RAISED if a checkpoint raised (or postponed) it, FIRED if it fired and no
+    checkpoint came, ARMED if its moment had not been seen yet, DONE if something else went first.
+    """
+    with state.lock:
+        stage = deadline.stage
+        if stage == ARMED:
+            _unlist(state, deadline)
+        if stage != RAISED:
+            deadline.stage = DONE
+        if state.expired is deadline and state.pending is deadline.exc:
+            state.take()  # it fired a moment ago (or was postponed): no later checkpoint may raise it
+        return stage
+
+
+def expire(state: ThreadState, deadline: Deadline) -> None:
+    """The timer thread's call at ``deadline``'s moment: raise its exception at the current or next
+    checkpoint of ``state``'s thread, unless a checkpoint there has fired it already."""
+    with state.lock:
+        if deadline.stage == ARMED:
+            _unlist(state, deadline)
+            _fire(state, deadline)
+
+
+def _fire(state: ThreadState, deadline: Deadline) -> None:
+    """Make ``deadline``'s exception pending; call with ``state.lock`` held, ``deadline`` unlisted.
+
+    Nothing is raised if the greenthread that armed it no longer runs here: its deadline must not hit
+    the next task of the worker thread.  A pending kill is never replaced, nor is the exception of a
+    deadline armed earlier (an enclosing ``with Timeout``): those are raised first.  A deadline armed
+    earlier does replace a later one's exception that has not been raised yet.
+    """
+    if state.owner is not deadline.owner:
+        deadline.stage = DONE
+        return
+    pending = state.pending
+    expired = state.expired
+    if pending is not None:
+        if expired is None or pending is not expired.exc or expired.rank < deadline.rank:
+            deadline.stage = DONE
             return
-        _set_pending(state, exc)
-        state.expired = exc
-        state.expired_rank = rank
-        parked = state.parked
-        if parked is not None:
-            release(parked)
+        if expired.stage == FIRED:
+            expired.stage = DONE  # the enclosing block's deadline takes its place
+    _set_pending(state, deadline.exc)
+    state.expired = deadline
+    deadline.stage = FIRED
+    parked = state.parked
+    if parked is not None:
+        release(parked)
+
+
+def _unlist(state: ThreadState, deadline: Deadline) -> None:
+    """Take ``deadline`` out of the armed ones; call with ``state.lock`` held."""
+    deadlines = state.deadlines
+    try:
+        deadlines.remove(deadline)
+    except ValueError:
+        return  # disarmed before ``arm`` got to list it, or dropped when its greenthread ended
+    state.earliest = min([d.when for d in deadlines]) if deadlines else None
+
+
+def _overdue(state: ThreadState) -> BaseException | None:
+    """At the end of a wait: fire the deadline that has passed, if the timer thread has not yet; its
+    exception (None if the timer got there first, or a kill is pending).  Call with ``state.lock`` held.
+
+    When several have passed, the enclosing block's (the lowest rank) is raised, as when the timer fires
+    them all before the thread looks.  Deadlines of a greenthread that no longer runs here are dropped.
+    """
+    now = monotonic()
+    first: Deadline | None = None
+    for deadline in list(state.deadlines):
+        if deadline.owner is not state.owner:
+            _unlist(state, deadline)
+            deadline.stage = DONE
+        elif deadline.when <= now and (first is None or deadline.rank < first.rank):
+            first = deadline
+    if first is None:
+        return None
+    _unlist(state, first)
+    _fire(state, first)
+    return _take(state)
+
+
+def _due(state: ThreadState) -> BaseException | None:
+    """What a checkpoint raises now: the pending interrupt, else a deadline that has passed unfired.
+    Call with ``state.lock`` held."""
+    if state.pending is not None:
+        return _take(state)
+    earliest = state.earliest
+    if earliest is not None and earliest <= monotonic():
+        return _overdue(state)
+    return None
+
+
+def _take(state: ThreadState) -> BaseException | None:
+    """``state.take()``, and if what it takes is a deadline's exception, that deadline has been raised.
+    Call with ``state.lock`` held."""
+    exc = state.take()
+    expired = state.expired
+    if exc is not None and expired is not None and exc is expired.exc:
+        expired.stage = RAISED
+    return exc
 
 
 def postpone(exc: BaseException) -> bool:
@@ -276,13 +440,6 @@ def postpone(exc: BaseException) -> bool:
         if state.pending is None or exc is state.killing:
             _set_pending(state, exc)
     return True
-
-
-def withdraw(state: ThreadState, exc: BaseException) -> None:
-    """``exc`` must not be raised by ``state``'s thread from now on, if it has not been already."""
-    with state.lock:
-        if state.pending is exc:
-            state.take()
 
 
 def kill(state: ThreadState, exc: BaseException, owner: object) -> bool:
@@ -472,15 +629,24 @@ def _settled(state: ThreadState) -> BaseException | None:
 
 
 def check() -> None:
-    """Raise the calling thread's pending interrupt, if it has one."""
+    """Raise the calling thread's pending interrupt, if it has one, or a deadline of its that has passed
+    (the timer thread may be late to fire it)."""
     state = current_state()
-    if state is not None and (state.pending is not None or state.unsettled is not None):
+    if state is None:
+        return
+    if state.pending is not None or state.unsettled is not None:
         with state.lock:
             exc = _settle(state) if state.unsettled is not None else None
             if exc is None:
-                exc = state.take()
-        if exc is not None:
-            raise exc
+                exc = _take(state)
+    else:
+        earliest = state.earliest
+        if earliest is None or earliest > monotonic():
+            return
+        with state.lock:
+            exc = _due(state)
+    if exc is not None:
+        raise exc
 
 
 def block(lock: LockType, timeout: float) -> bool:
@@ -490,14 +656,19 @@ def block(lock: LockType, timeout: float) -> bool:
     pending before the call or arrived during it; the caller must be ready for an exception either way,
     as it must for KeyboardInterrupt in the main thread.  A True return may also come from an interrupt
     that was withdrawn before this thread woke: callers re-check their condition.
+
+    A deadline of the thread's that has passed is raised here even if the timer thread has not fired
+    it yet (it runs late on a loaded machine): before the wait, and when the wait ends, timed out or
+    woken, exactly as if the timer had fired on time.  When no Timeout is armed that costs one
+    attribute read.
     """
     state = _local.state
     if state is None:
         return lock.acquire(True, timeout)
     with state.lock:
         exc = _settle(state) if state.unsettled is not None else None
-        if exc is None:
-            exc = state.take()
+        if exc is None and (state.pending is not None or state.earliest is not None):
+            exc = _due(state)
         if exc is None:
             state.parked = lock
     if exc is not None:
@@ -511,7 +682,8 @@ def block(lock: LockType, timeout: float) -> bool:
         raise
     with state.lock:
         state.parked = None
-        exc = state.take()
+        # Inline, no call unless there is something to look at: this is the end of every wait.
+        exc = _due(state) if state.pending is not None or state.earliest is not None else None
     if exc is not None:
         raise exc
     return acquired

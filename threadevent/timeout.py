@@ -5,40 +5,48 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from time import monotonic
 from types import TracebackType
 from typing import Any, TypeVar
 
 from threadevent import hub
 from threadevent._api import check_delay
-from threadevent._checkpoint import ThreadState, current_owner, current_state, expire, withdraw
+from threadevent._checkpoint import (
+    ARMED,
+    Deadline,
+    ThreadState,
+    arm,
+    current_owner,
+    current_state,
+    disarm,
+    expire,
+)
 
 __all__ = ["Timeout", "with_timeout"]
 
 _T = TypeVar("_T")
 
-#: Orders deadlines by when they were armed, so that an enclosing block's deadline wins (see ``expire``).
+#: Orders deadlines by when they were armed, so that an enclosing block's deadline wins (see ``Deadline``).
 _ranks = itertools.count(1)
 
 
 class _Arming:
-    """One arming of a Timeout: the thread it is armed in and what to raise there.
+    """One start of a Timeout: the thread it is armed in, its deadline there, and the timer's call.
 
-    A Timeout can be started again after ``cancel()``; each start is a new arming, so that the timer of
-    an earlier one, firing late, can never reach the later one.
+    A Timeout can be started again; each start is a new arming with a deadline of its own, so that the
+    timer of an earlier one, firing late, can never reach the later one.
     """
 
-    __slots__ = ("exc", "handle", "owner", "rank", "state")
+    __slots__ = ("deadline", "handle", "state")
 
-    def __init__(self, state: ThreadState, exc: BaseException, owner: object) -> None:
+    def __init__(self, state: ThreadState, deadline: Deadline) -> None:
         self.state = state
-        self.exc = exc
-        self.owner = owner
-        self.rank = next(_ranks)
+        self.deadline = deadline
         self.handle: hub.TimerHandle | None = None
 
     def fire(self) -> None:
         # In the timer thread: it must be quick, and it must not raise.
-        expire(self.state, self.exc, self.rank, self.owner)
+        expire(self.state, self.deadline)
 
 
 def _check_exception(exception: object) -> None:
@@ -59,9 +67,11 @@ class Timeout(BaseException):
 
     The checkpoints are threadevent's blocking calls: ``Event.wait``, ``GreenThread.wait``, ``sleep``,
     a full ``GreenPool.spawn``, ``waitall``, ``GreenPile`` iteration, ``wait_any``/``wait_all``/
-    ``as_completed``.  A thread blocked in one when the deadline passes is woken at once and raises
-    there.  What is raised is the Timeout itself, or ``exception`` (a class is instantiated when the
-    Timeout starts); with ``exception=False`` a ``with`` block ends silently instead.
+    ``as_completed``, and the blocking calls of ``Queue``, ``Semaphore``, ``Lock`` and ``Pool``.  A
+    thread blocked in one when the deadline passes is woken at once and raises there; a wait that ends
+    past the deadline raises too, even if the timer thread is running late.  What is raised is the
+    Timeout itself, or ``exception`` (a class is instantiated when the Timeout starts); with
+    ``exception=False`` a ``with`` block ends silently instead.
 
     As in eventlet, a Timeout starts when it is made (``seconds=None``: never fires), and a ``with``
     block starts it again if it is not pending; it is cancelled when the block is left, however it is
@@ -70,8 +80,10 @@ class Timeout(BaseException):
     deadline; when both have passed, the enclosing one's is raised.
 
     What it deliberately does not do: interrupt code between checkpoints.  A thread busy computing, or
-    blocked in a call that is not threadevent's (``socket.recv``, ``threading.Lock.acquire``), raises at
-    its next checkpoint, however late that is (``GreenThread.kill`` goes further, best effort).
+    blocked in a call that is not threadevent's (``time.sleep``, ``socket.recv``, ``queue.Queue.get``,
+    ``threading.Lock.acquire``), raises at its next checkpoint, however late that is; use
+    threadevent's ``sleep``, ``Queue``, ``Semaphore`` and ``Lock``, and a socket's own timeout, where it
+    matters (``GreenThread.kill`` goes further, best effort).
 
     >>> from threadevent import Event, Timeout
     >>> with Timeout(0.01, False):
@@ -113,25 +125,35 @@ class Timeout(BaseException):
         seconds = self._delay
         if seconds is None or seconds == math.inf:
             return self  # it never fires: nothing to arm, nothing for the timer thread to hold
+        arming = self._new_arming(self._exception_to_raise(), seconds)
+        self._arming = arming
+        arm(arming.state, arming.deadline)
+        try:
+            arming.handle = hub.call_later(seconds, arming.fire)
+        except BaseException:
+            self.cancel()  # no timer thread: nothing stays armed
+            raise
+        return self
+
+    def _new_arming(self, exc: BaseException, seconds: float | None) -> _Arming:
+        when = monotonic() + (seconds or 0.0)
+        state = current_state(create=True)
+        assert state is not None  # for the type checker: ``create`` always makes one
+        return _Arming(state, Deadline(when, exc, next(_ranks), current_owner()))
+
+    def _exception_to_raise(self) -> BaseException:
         exception = self.exception
         if exception is None or exception is True or exception is False:
-            exc: BaseException = self
-        elif isinstance(exception, BaseException):
-            exc = exception
-        else:
-            exc = exception()
-        state = current_state(create=True)
-        assert state is not None
-        arming = _Arming(state, exc, current_owner())
-        arming.handle = hub.call_later(seconds, arming.fire)
-        self._arming = arming
-        return self
+            return self
+        if isinstance(exception, BaseException):
+            return exception
+        return exception()
 
     @property
     def pending(self) -> bool:
         """True while armed and not yet fired (nor cancelled)."""
         arming = self._arming
-        return arming is not None and arming.handle is not None and arming.handle.pending
+        return arming is not None and arming.deadline.stage == ARMED
 
     def cancel(self) -> None:
         """Disarm: the deadline will not fire, and one that fired but was not raised yet never will be.
@@ -139,13 +161,9 @@ class Timeout(BaseException):
         Safe to call more than once, from any thread, and after the Timeout fired.
         """
         arming = self._arming
-        if arming is None:
-            return
-        self._arming = None
-        if arming.handle is not None:
-            arming.handle.cancel()
-        # It may have fired a moment ago: its exception must not reach a later checkpoint.
-        withdraw(arming.state, arming.exc)
+        if arming is not None:
+            self._arming = None
+            _disarm(arming)
 
     @property
     def is_timeout(self) -> bool:
@@ -182,17 +200,28 @@ class Timeout(BaseException):
         return f"<{type(self).__name__} at {id(self):#x} seconds={self.seconds}{exception}{pending}>"
 
 
+def _disarm(arming: _Arming) -> int:
+    """Stop an arming's timer and take its deadline back; the stage the deadline had reached."""
+    handle = arming.handle
+    if handle is not None:
+        handle.cancel()
+    return disarm(arming.state, arming.deadline)
+
+
 _NO_VALUE: Any = object()
 
 
 def with_timeout(seconds: float | None, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-    """Call ``function(*args, **kwargs)`` under a ``Timeout(seconds)``.
+    """Call ``function(*args, **kwargs)`` under a ``Timeout(seconds)``, as eventlet's.
 
-    With the keyword ``timeout_value``, return it instead of raising when the deadline passes.
+    With the keyword ``timeout_value``, return it instead of raising when this deadline passes (an
+    enclosing Timeout still raises); without it, the Timeout is raised.
 
     >>> from threadevent import sleep
     >>> with_timeout(0.01, sleep, 10, timeout_value="too slow")
     'too slow'
+    >>> with_timeout(10, sum, [1, 2], timeout_value="too slow")
+    3
     """
     timeout_value = kwargs.pop("timeout_value", _NO_VALUE)
     timeout = Timeout(seconds)
