@@ -116,9 +116,10 @@ def test_none_seconds_never_fires() -> None:
 
 
 def test_it_starts_when_made_as_in_eventlet() -> None:
-    timeout = Timeout(SHORT)
-    try:
+    with internals.timer_held():  # pending until the timer gets to it, however slow this thread is
+        timeout = Timeout(SHORT)
         assert timeout.pending
+    try:
         with pytest.raises(Timeout) as info:
             Event().wait()
         assert info.value is timeout
@@ -327,17 +328,128 @@ def test_start_again_after_cancel_arms_afresh() -> None:
         timeout.cancel()
 
 
-def test_starting_a_pending_one_again_rearms_it_once() -> None:
-    timeout = Timeout(SHORT)
-    first = timeout._arming
-    timeout.start()
+def test_starting_a_pending_one_again_raises_as_in_eventlet_and_changes_nothing() -> None:
+    """eventlet's ``start()`` asserts that the Timeout is not pending ("to restart it, cancel it
+    first"); here the check is explicit, so it holds under ``python -O`` too."""
+    with internals.timer_held():  # it stays pending however slowly this thread runs
+        timeout = Timeout(SHORT)
+        with pytest.raises(AssertionError, match="already started; to restart it, cancel it first"):
+            timeout.start()
+        assert timeout.pending
     try:
-        assert timeout._arming is not first
-        with pytest.raises(Timeout):
-            Event().wait()
-        _passed(SHORT * 2)  # the first arming was cancelled: no second raise
+        with pytest.raises(Timeout) as info:
+            Event().wait()  # still the first arming, firing once
+        assert info.value is timeout
+        _passed(SHORT * 2)
     finally:
         timeout.cancel()
+
+
+def test_starting_one_that_fired_arms_it_afresh_as_in_eventlet() -> None:
+    timeout = Timeout(SHORT)
+    try:
+        with pytest.raises(Timeout):
+            Event().wait()
+        assert not timeout.pending
+        with internals.timer_held():
+            timeout.start()
+            assert timeout.pending
+        with pytest.raises(Timeout) as info:
+            Event().wait()
+        assert info.value is timeout
+    finally:
+        timeout.cancel()
+
+
+def test_a_with_block_on_a_pending_timeout_keeps_its_deadline() -> None:
+    timeout = Timeout(SHORT)
+    with pytest.raises(Timeout):
+        with timeout:  # pending: entered without a restart
+            Event().wait()
+    assert not timeout.pending
+
+
+# -- armed by one thread at a time ----------------------------------------------------------------------
+
+
+def test_entering_or_starting_one_armed_by_another_thread_raises(threads: Threads) -> None:
+    armed = threading.Event()
+    tried = threading.Event()
+
+    def owner() -> str:
+        with Timeout(PATIENCE * 10) as timeout:
+            box.append(timeout)
+            armed.set()
+            tried.wait(PATIENCE)
+            assert timeout.pending  # nothing changed
+        return "left its block"
+
+    box: list[Timeout] = []
+    first = threads.start(owner)
+    assert armed.wait(PATIENCE)
+    timeout = box[0]
+    try:
+        with pytest.raises(RuntimeError, match=r"Timeout is already armed by thread 'worker-0'"):
+            with timeout:
+                pass  # pragma: no cover - never entered
+        with pytest.raises(RuntimeError, match=r"already armed by thread"):
+            timeout.start()
+        assert timeout.pending
+    finally:
+        tried.set()
+    assert first.result() == "left its block"
+    with timeout:  # cancelled by its block's end: free for this thread now
+        assert timeout.pending
+
+
+def test_one_that_fired_but_was_not_raised_is_still_armed_in_its_thread(threads: Threads) -> None:
+    """Its exception is pending there: arming it here would let that thread raise it later."""
+    timeout = Timeout(SHORT)
+    try:
+        _passed_busy(SHORT * 2)  # fired, not raised: no checkpoint yet
+        error = threads.start(timeout.start).exception()
+        assert isinstance(error, RuntimeError)
+    finally:
+        timeout.cancel()
+    sleep(0)  # withdrawn by the cancel: nothing pending here
+
+
+def test_one_armed_by_a_greenthread_that_ended_can_be_armed_again() -> None:
+    leaked = spawn(Timeout, PATIENCE * 10).wait()
+    with pytest.raises(Timeout):
+        with Timeout(SHORT, leaked):  # (an exception instance: not armed, only raised)
+            Event().wait()
+    leaked.start()  # its greenthread has ended, so it is no longer armed anywhere
+    leaked.cancel()
+
+
+def test_two_threads_starting_one_timeout_at_once_only_one_arms_it(threads: Threads) -> None:
+    """The race: both threads find it unarmed at the same moment; the claim is atomic, so exactly one
+    arms it and the other gets RuntimeError, each round."""
+    rounds = 200
+    timeout = Timeout(PATIENCE * 10)
+    timeout.cancel()
+    barrier = threading.Barrier(2)
+    outcomes: list[list[str]] = [[], []]
+
+    def contender(me: int) -> None:
+        for _ in range(rounds):
+            barrier.wait(PATIENCE)
+            try:
+                timeout.start()
+                outcomes[me].append("armed")
+            except RuntimeError:
+                outcomes[me].append("refused")
+            barrier.wait(PATIENCE)
+            if outcomes[me][-1] == "armed":
+                timeout.cancel()
+            barrier.wait(PATIENCE)
+
+    workers = [threads.start(contender, me) for me in (0, 1)]
+    for worker in workers:
+        worker.result()
+    for first, second in zip(*outcomes, strict=True):
+        assert sorted((first, second)) == ["armed", "refused"]
 
 
 # -- nesting ----------------------------------------------------------------------------------------
@@ -516,6 +628,14 @@ def test_released_and_precise_under_python_O() -> None:
             raise SystemExit("no TypeError")
         with Timeout(0.01, False):
             Event().wait()
+        pending = Timeout(60)
+        try:
+            pending.start()  # eventlet's assert, explicit: it holds without asserts too
+        except AssertionError:
+            pass
+        else:
+            raise SystemExit("restarted a pending Timeout")
+        pending.cancel()
         print("ok")
         """
     )

@@ -255,6 +255,13 @@ class ThreadState:
         """Whether the thread is blocked inside a checkpoint right now."""
         return self.parked is not None
 
+    def thread_name(self) -> str:
+        """The thread's name and id, for error messages."""
+        for thread in threading.enumerate():
+            if thread.ident == self.ident:
+                return f"{thread.name!r} (ident {self.ident})"
+        return f"ident {self.ident}"
+
 
 _local = _Local()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from _thread import allocate_lock
 from collections.abc import Callable
 from time import monotonic
 from types import TracebackType
@@ -13,6 +14,7 @@ from threadevent import hub
 from threadevent._api import check_delay
 from threadevent._checkpoint import (
     ARMED,
+    FIRED,
     Deadline,
     ThreadState,
     arm,
@@ -33,8 +35,9 @@ _ranks = itertools.count(1)
 class _Arming:
     """One start of a Timeout: the thread it is armed in, its deadline there, and the timer's call.
 
-    A Timeout can be started again; each start is a new arming with a deadline of its own, so that the
-    timer of an earlier one, firing late, can never reach the later one.
+    A Timeout can be started again once its deadline has fired or been cancelled; each start is a new
+    arming with a deadline of its own, so that the timer of an earlier one, firing late, can never
+    reach the later one.
     """
 
     __slots__ = ("deadline", "handle", "state")
@@ -47,6 +50,12 @@ class _Arming:
     def fire(self) -> None:
         # In the timer thread: it must be quick, and it must not raise.
         expire(self.state, self.deadline)
+
+    def armed(self) -> bool:
+        """Whether its exception may still be raised in its thread: its moment is still to come, or it
+        fired and no checkpoint has raised it yet."""
+        stage = self.deadline.stage
+        return stage == ARMED or stage == FIRED
 
 
 def _check_exception(exception: object) -> None:
@@ -77,7 +86,8 @@ class Timeout(BaseException):
     block starts it again if it is not pending; it is cancelled when the block is left, however it is
     left.  It never fires after ``cancel()``, after its block is left, nor in the next function a worker
     thread runs after the greenthread that armed it has ended.  Nested Timeouts each fire at their own
-    deadline; when both have passed, the enclosing one's is raised.
+    deadline; when both have passed, the enclosing one's is raised.  It is armed in one thread at a
+    time: starting or entering it in a second thread while it is armed raises ``RuntimeError``.
 
     What it deliberately does not do: interrupt code between checkpoints.  A thread busy computing, or
     blocked in a call that is not threadevent's (``time.sleep``, ``socket.recv``, ``queue.Queue.get``,
@@ -112,27 +122,46 @@ class Timeout(BaseException):
         self.seconds = seconds
         self.exception = exception
         self._delay = checked
+        #: Guards ``_arming``: a start and a cancel, perhaps in two threads, each see it whole.
+        self._lock = allocate_lock()
         self._arming: _Arming | None = None
         self.start()
 
     def start(self) -> Timeout:
-        """Arm the deadline, ``seconds`` from now, for the calling thread (again, if it was pending).
+        """Arm the deadline, ``seconds`` from now, for the calling thread.  Returns the Timeout.
 
-        Called when the Timeout is made; call it again only after ``cancel()``.  Returns the Timeout.
+        Called when the Timeout is made; call it again only once it is no longer pending (after
+        ``cancel()``, or once it has fired), as in eventlet.  Starting it while it is pending raises
+        ``AssertionError`` (eventlet's ``assert``, kept under ``python -O``); starting it in another
+        thread than the one it is armed in, while its exception may still be raised there, raises
+        ``RuntimeError``.  Either way nothing changes.
+
+        >>> from threadevent import Timeout
+        >>> timeout = Timeout(60)
+        >>> timeout.cancel()
+        >>> timeout.start().pending  # armed afresh, sixty seconds from now
+        True
+        >>> timeout.cancel()
         """
-        if self._arming is not None:
-            self.cancel()
         seconds = self._delay
-        if seconds is None or seconds == math.inf:
-            return self  # it never fires: nothing to arm, nothing for the timer thread to hold
-        arming = self._new_arming(self._exception_to_raise(), seconds)
-        self._arming = arming
-        arm(arming.state, arming.deadline)
-        try:
-            arming.handle = hub.call_later(seconds, arming.fire)
-        except BaseException:
-            self.cancel()  # no timer thread: nothing stays armed
-            raise
+        if seconds == math.inf:
+            seconds = None  # never fires: nothing to arm, nothing for the timer thread to hold
+        exc = None if seconds is None else self._exception_to_raise()  # a class failing fails here
+        with self._lock:
+            old = self._arming
+            if old is not None and old.armed():
+                self._refuse_restart(old)
+            arming = None if exc is None else self._new_arming(exc, seconds)
+            self._arming = arming
+        if old is not None:
+            _disarm(old)  # fired but not raised: its exception must not reach a later checkpoint
+        if arming is not None:
+            arm(arming.state, arming.deadline)
+            try:
+                arming.handle = hub.call_later(arming.deadline.when - monotonic(), arming.fire)
+            except BaseException:
+                self.cancel()  # no timer thread: nothing stays armed
+                raise
         return self
 
     def _new_arming(self, exc: BaseException, seconds: float | None) -> _Arming:
@@ -149,6 +178,16 @@ class Timeout(BaseException):
             return exception
         return exception()
 
+    def _refuse_restart(self, arming: _Arming) -> None:
+        """Raise why an armed Timeout cannot be started now; call with ``_lock`` held."""
+        if arming.state is not current_state():
+            raise RuntimeError(
+                f"Timeout is already armed by thread {arming.state.thread_name()}: a Timeout is "
+                "armed in one thread at a time; make one Timeout per thread"
+            )
+        if arming.deadline.stage == ARMED:
+            raise AssertionError(f"{self!r} is already started; to restart it, cancel it first")
+
     @property
     def pending(self) -> bool:
         """True while armed and not yet fired (nor cancelled)."""
@@ -160,9 +199,10 @@ class Timeout(BaseException):
 
         Safe to call more than once, from any thread, and after the Timeout fired.
         """
-        arming = self._arming
-        if arming is not None:
+        with self._lock:
+            arming = self._arming
             self._arming = None
+        if arming is not None:
             _disarm(arming)
 
     @property
@@ -171,9 +211,10 @@ class Timeout(BaseException):
         return True
 
     def __enter__(self) -> Timeout:
-        if not self.pending:
-            self.start()
-        return self
+        arming = self._arming
+        if arming is None or arming.deadline.stage != ARMED or arming.state is not current_state():
+            self.start()  # not pending: start it (armed in another thread: start() refuses)
+        return self  # pending here: as in eventlet, the block keeps that deadline
 
     def __exit__(
         self,
