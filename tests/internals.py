@@ -31,6 +31,7 @@ __all__ = [
     "drop_pending_interrupt",
     "expire",
     "fake_clock",
+    "forget_warned_sites",
     "handoff",
     "hooks",
     "interrupt",
@@ -117,6 +118,11 @@ def timer_held() -> Iterator[None]:
         yield
     finally:
         go.set()
+
+
+def forget_warned_sites(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every ``with Timeout`` line warn afresh during this test (each warns once per process)."""
+    monkeypatch.setattr(timeout, "_warned", set())
 
 
 def timer_entries() -> int:

@@ -8,6 +8,7 @@ but in a plain ``threading.Event.wait``, which is not a checkpoint, as a thread 
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import subprocess
@@ -797,6 +798,25 @@ def test_a_full_greenpool_spawn_woken_past_the_deadline_raises_and_the_slot_goes
     assert pool.free() == 1
 
 
+def test_a_queue_get_woken_past_the_deadline_keeps_its_item(
+    threads: Threads, woken_late: Waker, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A get handed an item keeps it (a queue never passes an item on: a later one would overtake it);
+    the Timeout is left for the next checkpoint, and the block ends first: nothing raised, nothing
+    lost, and no warning (a checkpoint saw the deadline)."""
+    internals.forget_warned_sites(monkeypatch)
+    caplog.set_level(logging.WARNING, logger="threadevent")
+    queue: Queue[str] = Queue()
+    with internals.timer_held():
+        with Timeout(SHORT):
+            threads.start(woken_late(lambda: queue.put("item")))
+            got = queue.get()
+        sleep(0)
+        Event().wait(0)
+    assert got == "item"
+    assert _warnings(caplog) == []
+
+
 def test_a_deadline_passed_before_the_wait_raises_without_blocking() -> None:
     with internals.timer_held():
         with pytest.raises(Timeout):
@@ -845,3 +865,141 @@ def test_late_timer_a_pending_kill_goes_first() -> None:
                 internals.interrupt(internals.current_state(create=True), kill)  # as kill() does
                 sleep(LONGER)
     assert info.value is kill
+
+
+# -- never silent: a block that ran past its deadline unseen says where it is -------------------------
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "threadevent" and r.levelno == logging.WARNING]
+
+
+@pytest.fixture
+def warnings_seen(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[], list[str]]:
+    """The messages of the warnings logged on ``threadevent`` so far; every line warns afresh."""
+    internals.forget_warned_sites(monkeypatch)
+    caplog.set_level(logging.WARNING, logger="threadevent")
+    return lambda: [r.getMessage() for r in _warnings(caplog)]
+
+
+def _line() -> int:
+    """The caller's current line."""
+    return sys._getframe(1).f_lineno
+
+
+@pytest.mark.parametrize("timer", ["on time", "late"])
+def test_a_block_that_ran_past_its_deadline_unseen_warns_naming_its_with_statement(
+    timer: str, warnings_seen: Callable[[], list[str]]
+) -> None:
+    """The block spends the time where no checkpoint is (``time.sleep``, here a loop of them): the
+    timer fires (or, late, does not even fire) and nothing raises.  The warning names the ``with``."""
+    held = internals.timer_held() if timer == "late" else _no_hold()
+    with held:
+        line = _line() + 1
+        with Timeout(SHORT):
+            _busy_until(time.monotonic() + SHORT)
+    (message,) = warnings_seen()
+    assert f"{__file__}:{line}" in message
+    assert "Timeout(0.01)" in message and "past the deadline and no checkpoint raised it" in message
+    sleep(0)  # and nothing is left pending
+
+
+class _no_hold:
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+
+def test_it_warns_once_per_with_statement(warnings_seen: Callable[[], list[str]]) -> None:
+    lines = []
+    for _ in range(3):
+        lines.append(_line() + 1)
+        with Timeout(0):
+            _busy_until(time.monotonic() + 0.001)
+    assert len(warnings_seen()) == 1
+    with Timeout(0):  # another line: its own warning
+        _busy_until(time.monotonic() + 0.001)
+    assert len(warnings_seen()) == 2
+
+
+def test_left_by_its_own_error_after_the_deadline_it_warns(warnings_seen: Callable[[], list[str]]) -> None:
+    """e.g. a socket read that timed out on its own, long after the Timeout's deadline."""
+    with pytest.raises(TimeoutError):
+        with Timeout(SHORT):
+            _busy_until(time.monotonic() + SHORT)
+            raise TimeoutError("timed out")
+    assert len(warnings_seen()) == 1
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        pytest.param("raised", id="raised-by-a-checkpoint"),
+        pytest.param("raised-and-caught", id="raised-caught-inside-then-overran"),
+        pytest.param("silent", id="exception-False-fired"),
+        pytest.param("in-time", id="left-before-the-deadline"),
+        pytest.param("error-in-time", id="left-by-an-error-before-the-deadline"),
+        pytest.param("cancelled", id="cancelled-inside-then-overran"),
+        pytest.param("outer", id="inner-passed-but-the-outer-was-raised"),
+        pytest.param("never", id="seconds-None"),
+    ],
+)
+def test_no_warning_when_a_checkpoint_saw_it_or_the_block_ended_in_time(
+    block: str, warnings_seen: Callable[[], list[str]]
+) -> None:
+    if block == "raised":
+        with pytest.raises(Timeout):
+            with Timeout(SHORT):
+                Event().wait()
+    elif block == "raised-and-caught":
+        with Timeout(SHORT):
+            with pytest.raises(Timeout):
+                Event().wait()
+            _busy_until(time.monotonic() + SHORT)
+    elif block == "silent":
+        with Timeout(SHORT, False):
+            Event().wait()
+    elif block == "in-time":
+        with Timeout(PATIENCE):
+            pass
+    elif block == "error-in-time":
+        with pytest.raises(KeyError):
+            with Timeout(PATIENCE):
+                raise KeyError("out")
+    elif block == "cancelled":
+        with Timeout(SHORT) as timeout:
+            timeout.cancel()
+            _busy_until(time.monotonic() + SHORT)
+    elif block == "outer":
+        with internals.timer_held(), pytest.raises(Timeout):
+            with Timeout(SHORT):
+                with Timeout(SHORT):  # passes too, but the enclosing one is raised
+                    _busy_until(time.monotonic() + SHORT)
+                    sleep(0.001)
+    else:
+        with Timeout(None):
+            _busy_until(time.monotonic() + SHORT)
+    assert warnings_seen() == []
+
+
+def test_with_timeout_that_ran_past_unseen_warns_naming_its_call(
+    warnings_seen: Callable[[], list[str]],
+) -> None:
+    def overrun() -> None:
+        _busy_until(time.monotonic() + SHORT)  # the clock read inside: past the deadline at the end
+
+    line = _line() + 1
+    assert with_timeout(SHORT, overrun, timeout_value="late") is None
+    (message,) = warnings_seen()
+    assert f"{__file__}:{line}" in message
+
+
+def test_start_and_cancel_by_hand_never_warn(warnings_seen: Callable[[], list[str]]) -> None:
+    timeout = Timeout(SHORT)
+    _busy_until(time.monotonic() + SHORT)
+    timeout.cancel()
+    assert warnings_seen() == []

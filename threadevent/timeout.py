@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import math
+import sys
 from _thread import allocate_lock
 from collections.abc import Callable
 from time import monotonic
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
 from threadevent import hub
 from threadevent._api import check_delay
 from threadevent._checkpoint import (
     ARMED,
+    DONE,
     FIRED,
+    RAISED,
     Deadline,
     ThreadState,
     arm,
@@ -22,9 +26,12 @@ from threadevent._checkpoint import (
     current_state,
     disarm,
     expire,
+    interrupting,
 )
 
 __all__ = ["Timeout", "with_timeout"]
+
+logger = logging.getLogger("threadevent")
 
 _T = TypeVar("_T")
 
@@ -93,7 +100,11 @@ class Timeout(BaseException):
     blocked in a call that is not threadevent's (``time.sleep``, ``socket.recv``, ``queue.Queue.get``,
     ``threading.Lock.acquire``), raises at its next checkpoint, however late that is; use
     threadevent's ``sleep``, ``Queue``, ``Semaphore`` and ``Lock``, and a socket's own timeout, where it
-    matters (``GreenThread.kill`` goes further, best effort).
+    matters (``GreenThread.kill`` goes further, best effort).  So that such a wait does not pass
+    unseen, a ``with`` block (or a ``with_timeout`` call) that ran past its deadline without any
+    checkpoint raising it logs a warning on the ``threadevent`` logger, naming the file and line of the
+    ``with`` statement, once per such line in a process.  ``start()`` and ``cancel()`` called by hand
+    log nothing: the Timeout cannot tell which code between them was meant to be bounded.
 
     >>> from threadevent import Event, Timeout
     >>> with Timeout(0.01, False):
@@ -199,11 +210,30 @@ class Timeout(BaseException):
 
         Safe to call more than once, from any thread, and after the Timeout fired.
         """
+        self._take_arming()
+
+    def _take_arming(self) -> tuple[_Arming | None, int]:
+        """Cancel; the arming that was (None if none) and the stage its deadline had reached."""
         with self._lock:
             arming = self._arming
             self._arming = None
-        if arming is not None:
-            _disarm(arming)
+        if arming is None:
+            return None, DONE
+        return arming, _disarm(arming)
+
+    def _escaped(self, exc: BaseException | None) -> float | None:
+        """Cancel at the end of its block (left with ``exc``, or normally).  If the deadline passed
+        inside the block with no checkpoint raising it, nor anything else aimed at the thread raised
+        instead: how many seconds past it the block ran; else None."""
+        arming, stage = self._take_arming()
+        if arming is None or stage == RAISED or stage == DONE:
+            return None  # never armed, raised, or put aside for a kill or an enclosing deadline
+        overrun = monotonic() - arming.deadline.when
+        if overrun < 0.0:
+            return None  # left in time (cancelled, or by an exception of its own)
+        if exc is not None and (exc is arming.deadline.exc or interrupting(exc)):
+            return None
+        return overrun
 
     @property
     def is_timeout(self) -> bool:
@@ -222,7 +252,9 @@ class Timeout(BaseException):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        self.cancel()
+        overrun = self._escaped(exc)
+        if overrun is not None:
+            _warn_escaped(self, overrun, sys._getframe(1))
         return exc is self and self.exception is False
 
     def __str__(self) -> str:
@@ -249,6 +281,32 @@ def _disarm(arming: _Arming) -> int:
     return disarm(arming.state, arming.deadline)
 
 
+#: The (file, line) of every ``with`` statement (or ``with_timeout`` call) warned about: once each.
+_warned: set[tuple[str, int]] = set()
+_warned_lock = allocate_lock()
+
+
+def _warn_escaped(timeout: Timeout, overrun: float, frame: FrameType) -> None:
+    """Log that ``timeout``'s block, at ``frame``'s current line, ran ``overrun`` seconds past its
+    deadline with no checkpoint raising it; once per line."""
+    site = (frame.f_code.co_filename, frame.f_lineno)
+    with _warned_lock:
+        if site in _warned:
+            return
+        _warned.add(site)
+    logger.warning(
+        "Timeout(%s) at %s:%d: its block ran %.1f ms past the deadline and no checkpoint raised it: "
+        "the time went into a call threadevent cannot interrupt (time.sleep, a socket, a stdlib lock "
+        "or queue), into code between checkpoints, or to a machine too busy to run the thread. Use "
+        "threadevent's sleep, Queue, Semaphore or Lock, or the call's own timeout. (Logged once for "
+        "this line.)",
+        timeout.seconds,
+        site[0],
+        site[1],
+        overrun * 1000.0,
+    )
+
+
 _NO_VALUE: Any = object()
 
 
@@ -256,7 +314,9 @@ def with_timeout(seconds: float | None, function: Callable[..., _T], *args: Any,
     """Call ``function(*args, **kwargs)`` under a ``Timeout(seconds)``, as eventlet's.
 
     With the keyword ``timeout_value``, return it instead of raising when this deadline passes (an
-    enclosing Timeout still raises); without it, the Timeout is raised.
+    enclosing Timeout still raises); without it, the Timeout is raised.  The call is the Timeout's
+    block: one that ran past the deadline without any checkpoint raising it logs the warning ``Timeout``
+    describes, naming the line that called ``with_timeout``.
 
     >>> from threadevent import sleep
     >>> with_timeout(0.01, sleep, 10, timeout_value="too slow")
@@ -267,10 +327,15 @@ def with_timeout(seconds: float | None, function: Callable[..., _T], *args: Any,
     timeout_value = kwargs.pop("timeout_value", _NO_VALUE)
     timeout = Timeout(seconds)
     try:
-        return function(*args, **kwargs)
-    except Timeout as exc:
+        value = function(*args, **kwargs)
+    except BaseException as exc:
+        overrun = timeout._escaped(exc)
+        if overrun is not None:
+            _warn_escaped(timeout, overrun, sys._getframe(1))
         if exc is timeout and timeout_value is not _NO_VALUE:
             return timeout_value  # type: ignore[no-any-return]
         raise
-    finally:
-        timeout.cancel()
+    overrun = timeout._escaped(None)
+    if overrun is not None:
+        _warn_escaped(timeout, overrun, sys._getframe(1))
+    return value
