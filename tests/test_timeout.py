@@ -8,9 +8,11 @@ but in a plain ``threading.Event.wait``, which is not a checkpoint, as a thread 
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import math
 import random
+import socket
 import subprocess
 import sys
 import textwrap
@@ -23,6 +25,8 @@ import internals
 import pytest
 from conftest import PATIENCE, Threads, wait_until
 
+import threadevent
+import threadevent.timeout
 from threadevent import (
     Event,
     GreenletExit,
@@ -35,11 +39,13 @@ from threadevent import (
     Timeout,
     as_completed,
     hub,
+    is_timeout,
     sleep,
     spawn,
     wait_all,
     wait_any,
     with_timeout,
+    wrap_is_timeout,
 )
 
 SHORT = 0.01
@@ -1003,3 +1009,90 @@ def test_start_and_cancel_by_hand_never_warn(warnings_seen: Callable[[], list[st
     _busy_until(time.monotonic() + SHORT)
     timeout.cancel()
     assert warnings_seen() == []
+
+
+# -- is_timeout, wrap_is_timeout ---------------------------------------------------------------------------
+
+
+class _Marked:
+    def __init__(self, mark: object) -> None:
+        self.is_timeout = mark
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        pytest.param(Timeout(), True, id="Timeout"),
+        pytest.param(Timeout(None, ValueError), True, id="Timeout-with-exception"),
+        pytest.param(socket.timeout("timed out"), True, id="socket.timeout"),  # noqa: UP041
+        pytest.param(TimeoutError(), True, id="TimeoutError"),
+        pytest.param(_Marked(True), True, id="is_timeout-attribute"),
+        pytest.param(_Marked("yes"), True, id="truthy-attribute"),
+        pytest.param(_Marked(0), False, id="falsy-attribute"),
+        pytest.param(ValueError("no"), False, id="ValueError"),
+        pytest.param(OSError(), False, id="OSError"),
+        pytest.param(None, False, id="None"),
+        pytest.param(GreenletExit(), False, id="GreenletExit"),
+    ],
+)
+def test_is_timeout_as_eventlet(obj: object, expected: bool) -> None:
+    assert is_timeout(obj) is expected
+
+
+def test_is_timeout_of_results_own_expiry_and_futures() -> None:
+    with pytest.raises(TimeoutError) as info:
+        Event().result(0)
+    assert is_timeout(info.value)
+    # The same class as the builtin from Python 3.11 on; before, eventlet does not count it either.
+    assert is_timeout(concurrent.futures.TimeoutError()) is (sys.version_info >= (3, 11))
+
+
+def test_exported_from_the_package_and_the_module() -> None:
+    for name in ("is_timeout", "wrap_is_timeout", "with_timeout", "Timeout"):
+        assert getattr(threadevent, name) is getattr(threadevent.timeout, name)
+        assert name in threadevent.__all__ and name in threadevent.timeout.__all__
+
+
+def test_wrap_is_timeout_marks_a_class_in_place() -> None:
+    class Slow(Exception):
+        pass
+
+    class Slower(Slow):
+        pass
+
+    assert wrap_is_timeout(Slow) is Slow  # as eventlet: ``except Slow`` elsewhere still matches
+    assert Slow("x").is_timeout is True and is_timeout(Slow()) and is_timeout(Slower())
+    with pytest.raises(AttributeError):
+        Slow().is_timeout = False  # type: ignore[misc]  # read-only, as eventlet's property
+
+
+def test_wrap_is_timeout_of_a_builtin_class() -> None:
+    """eventlet fails here (TypeError: cannot set 'is_timeout' attribute of immutable type), which
+    broke ``wrap_is_timeout(socket.timeout)`` from Python 3.10 on."""
+    assert wrap_is_timeout(socket.timeout) is socket.timeout  # a TimeoutError: is_timeout already holds
+    wrapped = wrap_is_timeout(ValueError)
+    assert wrapped is not ValueError and issubclass(wrapped, ValueError)
+    assert wrapped.__name__ == "ValueError"
+    assert is_timeout(wrapped("late")) and wrapped("late").is_timeout
+    assert not is_timeout(ValueError())
+    with pytest.raises(ValueError):
+        raise wrapped("caught as a ValueError")
+
+
+def test_wrap_is_timeout_wraps_a_factory() -> None:
+    def make_error(why: str) -> OSError:
+        """Make an OSError."""
+        return OSError(why)
+
+    wrapped = wrap_is_timeout(make_error)
+    assert wrapped.__name__ == "make_error" and wrapped.__doc__ == "Make an OSError."
+    error = wrapped("no answer")
+    assert isinstance(error, OSError) and error.args == ("no answer",)
+    assert error.is_timeout is True and is_timeout(error)
+    assert not is_timeout(make_error("plain"))
+
+
+@pytest.mark.parametrize("bad", [42, "socket.timeout", None])
+def test_wrap_is_timeout_refuses_what_is_neither_class_nor_callable(bad: Any) -> None:
+    with pytest.raises(TypeError, match="wrap_is_timeout"):
+        wrap_is_timeout(bad)

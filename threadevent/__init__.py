@@ -17,7 +17,7 @@ from threadevent.lock import Lock
 from threadevent.pools import Pool, TokenPool
 from threadevent.queue import Empty, Full, LifoQueue, LightQueue, PriorityQueue, Queue
 from threadevent.semaphore import BoundedSemaphore, CappedSemaphore, Semaphore
-from threadevent.timeout import Timeout, with_timeout
+from threadevent.timeout import Timeout, is_timeout, with_timeout, wrap_is_timeout
 from threadevent.waiting import as_completed, wait_all, wait_any
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "as_completed",
     "getcurrent",
     "hub",
+    "is_timeout",
     "kill",
     "sleep",
     "spawn",
@@ -51,6 +52,7 @@ __all__ = [
     "wait_all",
     "wait_any",
     "with_timeout",
+    "wrap_is_timeout",
 ]
 
 __version__ = "0.1.0"

@@ -1,7 +1,12 @@
-"""Timeout: eventlet's deadline for a block of code, raised at the blocking calls of threadevent."""
+"""Timeout: eventlet's deadline for a block of code, raised at the blocking calls of threadevent.
+
+Also eventlet's ``with_timeout`` (a call under a deadline), ``is_timeout`` (does this exception mean
+"timed out"?) and ``wrap_is_timeout`` (make a class or a factory's exceptions say so).
+"""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -29,11 +34,12 @@ from threadevent._checkpoint import (
     interrupting,
 )
 
-__all__ = ["Timeout", "with_timeout"]
+__all__ = ["Timeout", "is_timeout", "with_timeout", "wrap_is_timeout"]
 
 logger = logging.getLogger("threadevent")
 
 _T = TypeVar("_T")
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 #: Orders deadlines by when they were armed, so that an enclosing block's deadline wins (see ``Deadline``).
 _ranks = itertools.count(1)
@@ -237,7 +243,7 @@ class Timeout(BaseException):
 
     @property
     def is_timeout(self) -> bool:
-        """Always True: eventlet's mark for exceptions that mean "timed out"."""
+        """Always True: eventlet's mark for exceptions that mean "timed out" (see ``is_timeout()``)."""
         return True
 
     def __enter__(self) -> Timeout:
@@ -339,3 +345,67 @@ def with_timeout(seconds: float | None, function: Callable[..., _T], *args: Any,
     if overrun is not None:
         _warn_escaped(timeout, overrun, sys._getframe(1))
     return value
+
+
+def is_timeout(obj: object) -> bool:
+    """Whether ``obj`` means "timed out", as eventlet tells: it has a true ``is_timeout`` attribute (a
+    ``Timeout``, or an exception made by a class or factory given to ``wrap_is_timeout``), or it is a
+    ``TimeoutError`` (``socket.timeout`` and, from Python 3.11, ``concurrent.futures.TimeoutError``
+    are that class).
+
+    >>> import socket
+    >>> from threadevent import Timeout, is_timeout
+    >>> is_timeout(Timeout()), is_timeout(socket.timeout()), is_timeout(ValueError())
+    (True, True, False)
+    """
+    return bool(getattr(obj, "is_timeout", False)) or isinstance(obj, TimeoutError)
+
+
+def wrap_is_timeout(base: _F) -> _F:
+    """Make the exceptions that ``base`` (a class, or a function making exceptions) produces say they
+    mean "timed out": their ``is_timeout`` is True, and so is ``is_timeout()`` of them.
+
+    As in eventlet, a class gets a read-only ``is_timeout`` property and is returned itself (so
+    ``except`` clauses naming it still work); any other callable is wrapped, the wrapper setting
+    ``is_timeout = True`` on what it returns.  Where eventlet fails on a built-in class (one that
+    takes no new attributes): a ``TimeoutError`` subclass such as ``socket.timeout`` is returned as it
+    is (``is_timeout()`` already holds for it, and eventlet itself stopped wrapping it there), and any
+    other is replaced by a subclass of the same name carrying the property.
+
+    >>> from threadevent import is_timeout, wrap_is_timeout
+    >>> class Slow(Exception):
+    ...     pass
+    >>> wrap_is_timeout(Slow) is Slow, Slow().is_timeout, is_timeout(Slow())
+    (True, True, True)
+    >>> late = wrap_is_timeout(lambda why: OSError(why))
+    >>> is_timeout(late("no answer"))
+    True
+    """
+    if isinstance(base, type):
+        return _mark_class(base)  # type: ignore[return-value]
+    if not callable(base):
+        raise TypeError(f"wrap_is_timeout() needs a class or a callable, not {type(base).__name__} {base!r}")
+
+    @functools.wraps(base)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        made = base(*args, **kwargs)
+        made.is_timeout = True
+        return made
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _always_true(_: object) -> bool:
+    return True
+
+
+def _mark_class(base: type) -> type:
+    mark = property(_always_true, doc='Always True: instances mean "timed out".')
+    try:
+        base.is_timeout = mark  # type: ignore[attr-defined]
+    except TypeError:  # a built-in class: its attributes cannot be set
+        if issubclass(base, TimeoutError):
+            return base
+        namespace = {"is_timeout": mark, "__module__": base.__module__, "__qualname__": base.__qualname__}
+        return type(base.__name__, (base,), namespace)
+    return base
