@@ -1096,3 +1096,44 @@ def test_wrap_is_timeout_wraps_a_factory() -> None:
 def test_wrap_is_timeout_refuses_what_is_neither_class_nor_callable(bad: Any) -> None:
     with pytest.raises(TypeError, match="wrap_is_timeout"):
         wrap_is_timeout(bad)
+
+
+# -- with_timeout, the rest of eventlet's ---------------------------------------------------------------
+
+
+def test_with_timeout_passes_arguments_and_returns_the_value_even_with_timeout_value() -> None:
+    def add(a: int, b: int = 0, *, c: int = 0) -> int:
+        return a + b + c
+
+    assert with_timeout(PATIENCE, add, 1, 2, c=3, timeout_value="late") == 6
+    # eventlet's own test: the function finishing in time returns its value (None here), not the flag
+    flag = object()
+    assert with_timeout(PATIENCE, sleep, 0.001, timeout_value=flag) is None
+
+
+def test_with_timeout_value_none_is_returned_not_raised() -> None:
+    assert with_timeout(SHORT, Event().wait, timeout_value=None) is None
+
+
+def test_with_timeout_the_functions_error_propagates_and_the_deadline_is_cancelled() -> None:
+    def fail() -> None:
+        raise KeyError("inside")
+
+    with pytest.raises(KeyError):
+        with_timeout(SHORT, fail, timeout_value="late")
+    _passed(SHORT * 3)  # the deadline never fires afterwards
+
+
+def test_with_timeout_none_never_fires() -> None:
+    assert with_timeout(None, Event().wait, SHORT, timeout_value="late") is None
+
+
+def test_with_timeout_another_timeout_raised_inside_is_not_the_value() -> None:
+    other = Timeout()
+
+    def raise_other() -> None:
+        raise other
+
+    with pytest.raises(Timeout) as info:
+        with_timeout(PATIENCE, raise_other, timeout_value="late")
+    assert info.value is other
