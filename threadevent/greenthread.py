@@ -10,7 +10,7 @@ from _thread import allocate_lock
 from collections.abc import Callable
 from time import monotonic
 from time import sleep as _time_sleep
-from typing import Any, Generic, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from threadevent import hub
 from threadevent._api import Outcome, as_exception, check_timeout
@@ -32,6 +32,7 @@ __all__ = ["GreenThread", "GreenletExit", "getcurrent", "kill", "sleep", "spawn"
 logger = logging.getLogger("threadevent")
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 #: How long ``kill`` waits before trying again to deliver to a greenthread that had not quite started,
 #: or was busy in threadevent's own code (where an asynchronous exception is held back).
@@ -153,7 +154,12 @@ class GreenThread(Waitable[_T]):
 
     # -- links -----------------------------------------------------------------------------------
 
-    def link(self, func: Callable[..., object], *curried_args: Any, **curried_kwargs: Any) -> None:
+    def link(
+        self,
+        func: Callable[Concatenate[GreenThread[_T], _P], object],
+        *curried_args: _P.args,
+        **curried_kwargs: _P.kwargs,
+    ) -> None:
         """Call ``func(self, *curried_args, **curried_kwargs)`` once the function has ended.
 
         Links run in the order linked, in the worker thread; at once, in the caller, if it has ended
@@ -164,7 +170,12 @@ class GreenThread(Waitable[_T]):
         self._retrieved = True
         self._add(_Link(func, curried_args, curried_kwargs))
 
-    def unlink(self, func: Callable[..., object], *curried_args: Any, **curried_kwargs: Any) -> bool:
+    def unlink(
+        self,
+        func: Callable[Concatenate[GreenThread[_T], _P], object],
+        *curried_args: _P.args,
+        **curried_kwargs: _P.kwargs,
+    ) -> bool:
         """Remove the first link of ``func`` with these arguments that has not run; whether one was."""
         target: _Link[_T] = _Link(func, curried_args, curried_kwargs)
         with self._lock:
@@ -315,7 +326,7 @@ class _Link(Generic[_T]):
 # -- the spawn family --------------------------------------------------------------------------------
 
 
-def spawn(func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> GreenThread[_T]:
+def spawn(func: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> GreenThread[_T]:
     """Run ``func(*args, **kwargs)`` on a worker thread; return its ``GreenThread`` at once.
 
     ``func`` runs in a copy of the caller's ``contextvars`` context.  ``TypeError`` at once, with nothing
@@ -332,7 +343,7 @@ def spawn(func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> GreenThread[
     return greenthread
 
 
-def spawn_n(func: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
+def spawn_n(func: Callable[_P, object], /, *args: _P.args, **kwargs: _P.kwargs) -> None:
     """Run ``func(*args, **kwargs)`` on a worker thread, fire and forget; cheaper than ``spawn``.
 
     Nothing to wait on: an uncaught exception goes to ``threading.excepthook`` (which prints it by
@@ -345,7 +356,9 @@ def spawn_n(func: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
     hub.submit(functools.partial(contextvars.copy_context().run, func, *args, **kwargs))
 
 
-def spawn_after(seconds: float, func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> GreenThread[_T]:
+def spawn_after(
+    seconds: float, func: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+) -> GreenThread[_T]:
     """Like ``spawn``, after ``seconds``; ``cancel()`` (or ``kill()``) before then and it never runs.
 
     One timer thread serves every delayed spawn.

@@ -6,7 +6,7 @@ import itertools
 import math
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
 from threadevent import hub
 from threadevent._api import check_delay
@@ -15,6 +15,8 @@ from threadevent._checkpoint import ThreadState, current_owner, current_state, e
 __all__ = ["Timeout", "with_timeout"]
 
 _T = TypeVar("_T")
+_V = TypeVar("_V")
+_P = ParamSpec("_P")
 
 #: Orders deadlines by when they were armed, so that an enclosing block's deadline wins (see ``expire``).
 _ranks = itertools.count(1)
@@ -185,7 +187,17 @@ class Timeout(BaseException):
 _NO_VALUE: Any = object()
 
 
-def with_timeout(seconds: float | None, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+# Two signatures because a ParamSpec's ``**kwargs`` cannot sit beside a keyword of our own: a call with
+# ``timeout_value`` matches the first, which cannot check the function's parameter types.
+@overload
+def with_timeout(
+    seconds: float | None, function: Callable[..., _T], /, *args: Any, timeout_value: _V, **kwargs: Any
+) -> _T | _V: ...
+@overload
+def with_timeout(
+    seconds: float | None, function: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+) -> _T: ...
+def with_timeout(seconds: float | None, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """Call ``function(*args, **kwargs)`` under a ``Timeout(seconds)``.
 
     With the keyword ``timeout_value``, return it instead of raising when the deadline passes.
@@ -200,7 +212,7 @@ def with_timeout(seconds: float | None, function: Callable[..., _T], *args: Any,
         return function(*args, **kwargs)
     except Timeout as exc:
         if exc is timeout and timeout_value is not _NO_VALUE:
-            return timeout_value  # type: ignore[no-any-return]
+            return timeout_value
         raise
     finally:
         timeout.cancel()
