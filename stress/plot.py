@@ -35,8 +35,11 @@ def available() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def _label(ratio: float) -> str:
-    """Two decimals where they mean something, two significant digits for the tiny ratios."""
+def _label(ratio: float, missed: bool) -> str:
+    """Two decimals where they mean something, two significant digits for the tiny ratios; a missed bar
+    gets a third digit, so that 0.703 over a bar of 0.7 does not read as 0.70."""
+    if missed:
+        return f"MISSED {ratio:.3g}"
     return f"{ratio:.2f}" if ratio >= 0.095 else f"{ratio:.2g}"
 
 
@@ -54,7 +57,7 @@ def _draw_row(ax: Any, row: dict[str, Any], y: float, color: str, limit: float |
         ax.plot([limit, limit], [y - 0.24, y + 0.24], color="black", linewidth=2.2, solid_capstyle="butt")
     # The value goes beyond the whisker's outer end: left of a cheaper bar, right of a costlier one.
     left = ratio < 1.0
-    ax.annotate(("MISSED " if missed else "") + _label(row["ratio"]), (low if left else high, y),
+    ax.annotate(_label(row["ratio"], missed), (low if left else high, y),
                 xytext=(-5 if left else 5, 0), textcoords="offset points", ha="right" if left else "left",
                 va="center", fontsize=8, color=_MISSED if missed else "#222222")  # fmt: skip
     return low, high
