@@ -34,10 +34,10 @@ from typing import Any
 
 import internals
 import pytest
-from conftest import PATIENCE, Threads, parked, run_bounded, settled, wait_until
+from conftest import PATIENCE, Threads, parked, retire_all, run_bounded, settled, wait_until
 
 import threadevent
-from threadevent import Event, GreenletExit, GreenThread, Timeout, getcurrent, hub, sleep
+from threadevent import Event, GreenletExit, GreenPool, GreenThread, Timeout, getcurrent, hub, sleep
 from threadevent import greenthread as greenthread_module
 from threadevent.greenthread import kill, spawn, spawn_after, spawn_n
 
@@ -216,6 +216,58 @@ def test_spawn_returns_at_once_even_when_every_worker_is_busy(gts: Greenthreads)
     assert hub.stats().queued == 1 and not queued.dead
     gate.send(None)
     assert queued.wait() == "queued"
+
+
+@pytest.fixture
+def gil_kept_until_blocking() -> Iterator[None]:
+    """A thread keeps the GIL until it blocks: a switch interval far longer than any step of the test.
+
+    What a greenthread may do "before spawn() returns" is then what it can do without the GIL, which
+    is nothing: a thread woken while the spawner runs on waits for the spawner to block.
+    """
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        pytest.skip("needs the GIL: on a free-threaded build the function runs in parallel at once")
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(5.0)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(saved)
+
+
+def pool_spawn(func: Callable[..., Any]) -> GreenThread[Any]:
+    return GreenPool(1).spawn(func)
+
+
+@pytest.mark.parametrize("spawner", [spawn, pool_spawn], ids=["spawn", "GreenPool.spawn"])
+def test_spawn_returns_before_a_function_on_a_new_worker_thread_can_end(
+    gts: Greenthreads, gil_kept_until_blocking: None, spawner: Callable[[Callable[[], Any]], GreenThread[Any]]
+) -> None:
+    """The race: with no idle worker, spawn() starts a thread, and that thread used to run the function
+    at once, while the spawner waited in ``Thread.start()`` for it to come up: 50 of 50 functions had
+    ended before spawn() returned.  A real library spawns, links a callback, then stores the
+    greenthread; its link ran in the caller, before anything was stored.  Now the new worker waits for
+    the spawner's go-ahead, given as spawn() returns: the function starts only once the spawner has
+    let go of the GIL, like a function handed to an idle worker."""
+    retire_all()  # no idle worker: the next spawn starts a thread
+    hub.configure(max_threads=None, idle_timeout=3600)
+    before = hub.stats()
+    returned: list[bool] = []
+    seen_at_end: list[bool] = []
+    linked_in: list[threading.Thread] = []
+
+    def body() -> str:
+        seen_at_end.append(bool(returned))
+        return "ran"
+
+    gt = gts.track(spawner(body))
+    returned.append(True)
+    gt.link(lambda g: linked_in.append(threading.current_thread()))
+    assert gt.wait() == "ran"
+    assert seen_at_end == [True], "the function ended before spawn() returned"
+    wait_until(lambda: linked_in, what="the link to run")
+    assert linked_in[0] is not threading.current_thread(), "the link ran at once, in the caller"
+    assert hub.stats().spawned == before.spawned + 1  # it did take the new-thread path
 
 
 @pytest.mark.parametrize("spawner", [spawn, spawn_n, lambda f: spawn_after(0, f)])
