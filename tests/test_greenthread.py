@@ -648,6 +648,79 @@ def test_dead(gts: Greenthreads) -> None:
     assert cancelled.dead
 
 
+WAITS_ON_ITSELF: dict[str, Callable[[GreenThread[Any]], object]] = {
+    "wait": lambda me: me.wait(),
+    "wait(timeout)": lambda me: me.wait(PATIENCE),
+    "wait(0)": lambda me: me.wait(0),
+    "result": lambda me: me.result(),
+    "result(timeout)": lambda me: me.result(PATIENCE),
+    "exception": lambda me: me.exception(),
+}
+
+
+@pytest.mark.parametrize("how", list(WAITS_ON_ITSELF))
+def test_waiting_for_itself_raises_runtime_error_at_once(gts: Greenthreads, how: str) -> None:
+    """As ``threading.Thread.join()`` on the current thread: library code that waits for every
+    greenthread of a group relies on the error to skip itself.  (It used to wait for ever.)"""
+
+    def body() -> str:
+        me = getcurrent()
+        assert isinstance(me, GreenThread)
+        try:
+            WAITS_ON_ITSELF[how](me)
+        except RuntimeError as exc:
+            return str(exc)
+        return "returned"
+
+    gt = gts.spawn(body)
+    assert gt.result(PATIENCE) == "cannot wait for the greenthread it is called from"
+
+
+def test_waiting_for_itself_from_its_own_link_returns_the_outcome(gts: Greenthreads) -> None:
+    # A link runs once the function has ended: the outcome is there, nothing to refuse.
+    got: list[Any] = []
+    gt = gts.spawn(lambda: "done")
+    gt.link(lambda g: got.append(g.wait()))
+    gt.wait()
+    wait_until(lambda: got == ["done"], what="the link to wait for its own greenthread")
+
+
+# -- bool(gt): greenlet's truthiness ---------------------------------------------------------------
+
+
+def test_bool_is_true_only_while_it_runs(gts: Greenthreads) -> None:
+    """eventlet code tests ``if gt:`` for "still running": false before it starts and once it has ended."""
+    not_due = gts.track(spawn_after(3600, lambda: None))
+    assert not not_due and not not_due.dead
+    running, gate, started = gts.blocked("ran")
+    assert started.wait(PATIENCE)
+    assert running and bool(running) is True
+    assert gts.spawn(lambda: bool(getcurrent())).wait() is True  # as seen from inside, too
+    gate.send(None)
+    assert running.wait() == "ran"
+    assert not running and running.dead
+    assert not_due.cancel() and not not_due and not_due.dead
+    killed = gts.spawn(sleep, 3600)
+    wait_parked(killed)
+    assert killed
+    run_bounded(killed.kill)
+    assert not killed
+
+    def fail() -> None:
+        raise Boom("failed")
+
+    failed = gts.spawn(fail)
+    assert isinstance(failed.exception(PATIENCE), Boom) and not failed
+
+
+def test_bool_is_false_while_queued_behind_max_threads(gts: Greenthreads) -> None:
+    _, gate = hold_single_worker(gts)
+    queued = run_bounded(lambda: gts.spawn(lambda: "queued"))
+    assert hub.stats().queued == 1 and not queued and not queued.dead
+    gate.send(None)
+    assert queued.wait() == "queued" and not queued
+
+
 # -- getcurrent ---------------------------------------------------------------------------------------
 
 

@@ -51,6 +51,12 @@ def getcurrent() -> GreenThread[Any] | None:
     return current_owner()  # type: ignore[return-value]
 
 
+#: What a greenthread's ``_unclaimed`` becomes once its function has started: empty, so that ``cancel()``
+#: finds nothing left to claim, and shared, so that ``bool()`` tells a started greenthread from a
+#: cancelled one (which keeps its own emptied list).  Nothing ever adds to it.
+_STARTED: list[None] = []
+
+
 class GreenThread(Waitable[_T]):
     """A function running on a worker thread of the hub, and the outcome it will have.
 
@@ -96,6 +102,7 @@ class GreenThread(Waitable[_T]):
             self._unclaimed.pop()  # atomic: exactly one of _run() and cancel() gets past this
         except IndexError:
             return  # cancelled before a worker got to it
+        self._unclaimed = _STARTED
         state = current_state(create=True)
         assert state is not None
         self._state = state
@@ -146,10 +153,33 @@ class GreenThread(Waitable[_T]):
 
     # -- waiting ---------------------------------------------------------------------------------
 
+    def _wait(self, timeout: float) -> Outcome | None:
+        # Every wait for the outcome that may block comes here (wait, result, exception, a GreenPile's
+        # iteration): inside the greenthread itself it would never end.  ``threading.Thread.join()``
+        # raises there too, and code that waits for a group of threads relies on it to skip itself.
+        if current_owner() is self:
+            raise RuntimeError("cannot wait for the greenthread it is called from")
+        return Waitable._wait(self, timeout)
+
     @property
     def dead(self) -> bool:
         """True once the function has ended: finished, killed or cancelled."""
         return self._outcome is not None
+
+    def __bool__(self) -> bool:
+        """greenlet's truthiness, which eventlet code tests with ``if gt:``: true only while it runs.
+
+        False before it starts (a ``spawn_after`` not yet due, or queued behind ``max_threads``) and
+        once it has ended, cancelled or killed.
+
+        >>> from threadevent import spawn_after
+        >>> later = spawn_after(3600, print, "never")
+        >>> bool(later), later.dead
+        (False, False)
+        >>> later.cancel(), bool(later), later.dead
+        (True, False, True)
+        """
+        return self._unclaimed is _STARTED and self._outcome is None
 
     # -- links -----------------------------------------------------------------------------------
 
@@ -233,7 +263,7 @@ class GreenThread(Waitable[_T]):
         """
         seconds = -1.0 if timeout is None else check_timeout(timeout)
         exc, tb = as_exception(throw_args if throw_args else (GreenletExit,))
-        if getcurrent() is self:
+        if current_owner() is self:
             raise exc.with_traceback(tb)
         if self.cancel(exc.with_traceback(tb)):
             return True
@@ -259,7 +289,7 @@ class GreenThread(Waitable[_T]):
         if outcome is not None:
             status = "dead, " + ("returned" if outcome[1] is None else f"raised {outcome[1]!r}")
         else:
-            status = "pending" if self._unclaimed else "running"
+            status = "running" if self._unclaimed is _STARTED else "pending"
         return f"<GreenThread at {id(self):#x} {status}>"
 
 
@@ -419,6 +449,7 @@ def run_inline(greenthread: GreenThread[Any]) -> BaseException | None:
     also returned, for the caller to raise.
     """
     greenthread._unclaimed.pop()  # nobody else has it yet: it cannot have been claimed
+    greenthread._unclaimed = _STARTED
     func, args, kwargs, context = greenthread._take_call()
     state = current_state()
     outcome: Outcome | None = None
