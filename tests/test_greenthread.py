@@ -14,6 +14,7 @@ A few tests read private state, through the seam in ``internals.py``, where the 
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import collections
 import contextvars
@@ -39,7 +40,7 @@ from conftest import PATIENCE, Threads, parked, retire_all, run_bounded, settled
 import threadevent
 from threadevent import Event, GreenletExit, GreenPool, GreenThread, Timeout, getcurrent, hub, sleep
 from threadevent import greenthread as greenthread_module
-from threadevent.greenthread import kill, spawn, spawn_after, spawn_n
+from threadevent.greenthread import PlainThread, kill, spawn, spawn_after, spawn_after_local, spawn_n
 
 # -- helpers -----------------------------------------------------------------------------------------
 
@@ -185,7 +186,8 @@ def unretrieved_logs(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord
 
 def test_public_names() -> None:
     assert issubclass(GreenletExit, BaseException) and not issubclass(GreenletExit, Exception)
-    for name in ("spawn", "spawn_n", "spawn_after", "sleep", "kill", "GreenThread", "GreenletExit"):
+    names = ("spawn", "spawn_n", "spawn_after", "spawn_after_local", "sleep", "kill", "GreenThread")
+    for name in (*names, "GreenletExit", "getcurrent"):
         assert getattr(threadevent, name) is getattr(greenthread_module, name)
 
 
@@ -270,7 +272,9 @@ def test_spawn_returns_before_a_function_on_a_new_worker_thread_can_end(
     assert hub.stats().spawned == before.spawned + 1  # it did take the new-thread path
 
 
-@pytest.mark.parametrize("spawner", [spawn, spawn_n, lambda f: spawn_after(0, f)])
+@pytest.mark.parametrize(
+    "spawner", [spawn, spawn_n, lambda f: spawn_after(0, f), lambda f: spawn_after_local(0, f)]
+)
 @pytest.mark.parametrize("not_callable", [None, 42, "f"])
 def test_spawn_family_rejects_a_non_callable_and_schedules_nothing(
     gts: Greenthreads, spawner: Callable[[Any], Any], not_callable: Any
@@ -419,15 +423,24 @@ def test_spawn_after_negative_delay_means_now(gts: Greenthreads) -> None:
     ("seconds", "error"),
     [("1", TypeError), (None, TypeError), (True, TypeError), (float("nan"), ValueError)],
 )
-def test_spawn_after_rejects_bad_seconds_and_schedules_nothing(seconds: Any, error: type) -> None:
+@pytest.mark.parametrize("spawner", [spawn_after, spawn_after_local])
+def test_spawn_after_rejects_bad_seconds_and_schedules_nothing(
+    seconds: Any, error: type, spawner: Callable[..., Any]
+) -> None:
     timer_calls = internals.timer_entries()
     with pytest.raises(error):
-        spawn_after(seconds, lambda: None)
+        spawner(seconds, lambda: None)
     assert internals.timer_entries() <= timer_calls  # nothing added (the timer may drop cancelled ones)
 
 
 @pytest.mark.parametrize(
-    "call", [sleep, lambda seconds: spawn_after(seconds, lambda: None)], ids=["sleep", "spawn_after"]
+    "call",
+    [
+        sleep,
+        lambda seconds: spawn_after(seconds, lambda: None),
+        lambda seconds: spawn_after_local(seconds, lambda: None),
+    ],
+    ids=["sleep", "spawn_after", "spawn_after_local"],
 )
 def test_a_bad_delay_is_named_seconds_and_none_is_not_offered(call: Callable[[Any], object]) -> None:
     # Regression: "timeout must be a number of seconds or None, not NoneType", for a parameter named
@@ -461,6 +474,115 @@ def test_spawn_after_an_endless_delay_never_runs(gts: Greenthreads, seconds: flo
         assert ran == [] and not gt.dead
     finally:
         gt.cancel()
+
+
+# -- spawn_after_local -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def timer_held() -> Iterator[threading.Event]:
+    """The timer thread busy in a call until the returned event is set: nothing else due fires before.
+
+    So a test decides what has happened (a caller has ended) before a delayed spawn is looked at.
+    """
+    release = threading.Event()
+    holding = threading.Event()
+
+    def hold() -> None:
+        holding.set()
+        release.wait(PATIENCE)
+
+    hub.call_later(0, hold)
+    assert holding.wait(PATIENCE), "the timer thread never ran the holding call"
+    yield release
+    release.set()
+
+
+def test_spawn_after_local_runs_while_its_caller_lives(gts: Greenthreads) -> None:
+    assert gts.track(spawn_after_local(0, lambda a, *, b: a + b, 1, b=2)).result(PATIENCE) == 3
+
+    def caller() -> Any:  # a greenthread waiting for its own delayed spawn: alive when it fires
+        return spawn_after_local(0, getcurrent).wait()
+
+    outer = gts.spawn(caller)
+    inner = outer.result(PATIENCE)
+    assert isinstance(inner, GreenThread) and inner is not outer
+
+
+def test_spawn_after_local_is_cancelled_when_the_calling_greenthread_ended_first(
+    gts: Greenthreads, timer_held: threading.Event
+) -> None:
+    ran: list[int] = []
+    linked: list[GreenThread[Any]] = []
+    local = gts.spawn(lambda: spawn_after_local(0, ran.append, 1)).wait()
+    local.link(linked.append)
+    assert not local.dead  # its caller has ended, but it is looked at when the delay is up
+    timer_held.set()
+    with pytest.raises(GreenletExit):
+        local.result(PATIENCE)
+    assert local.dead and not local and ran == []
+    wait_until(lambda: linked == [local], what="the link of the cancelled greenthread")
+
+
+def test_spawn_after_local_is_cancelled_when_the_calling_thread_ended_first(
+    threads: Threads, timer_held: threading.Event
+) -> None:
+    ran: list[int] = []
+    local, caller = threads.start(lambda: (spawn_after_local(0, ran.append, 1), getcurrent())).result()
+    wait_until(lambda: caller.dead, what="the calling thread's stand-in to be dead")
+    timer_held.set()
+    with pytest.raises(GreenletExit):
+        local.result(PATIENCE)
+    assert ran == []
+
+
+def test_spawn_after_local_runs_when_its_caller_ends_after_the_delay(
+    gts: Greenthreads, timer_held: threading.Event
+) -> None:
+    # The caller is alive when the timer looks, and ends while the function runs: that is no reason to
+    # stop it (a kill of the caller does not reach it either).
+    gate = gts.gate()
+    started = threading.Event()
+
+    def body() -> str:
+        started.set()
+        return "ran" if gate.wait() is None else "?"
+
+    caller_gate = gts.gate()
+
+    def caller() -> GreenThread[str]:
+        local = spawn_after_local(0, body)
+        caller_gate.wait()
+        return local
+
+    outer = gts.spawn(caller)
+    timer_held.set()
+    assert started.wait(PATIENCE)
+    caller_gate.send(None)
+    local = outer.result(PATIENCE)
+    gate.send(None)
+    assert local.result(PATIENCE) == "ran"
+
+
+def test_spawn_after_local_cancel_before_it_is_due(gts: Greenthreads) -> None:
+    ran: list[int] = []
+    local = spawn_after_local(3600, ran.append, 1)
+    assert not local and not local.dead
+    assert local.cancel() is True
+    assert local.dead and ran == []
+    with pytest.raises(GreenletExit):
+        local.wait()
+
+
+def test_spawn_after_local_holds_no_reference_to_its_caller(gts: Greenthreads) -> None:
+    # A greenthread's outcome may be big: waiting for the delay must not keep it alive.
+    caller = gts.spawn(lambda: spawn_after_local(3600, lambda: None))
+    local = caller.wait()
+    ref = weakref.ref(caller)
+    gts.spawned.remove(caller)
+    del caller
+    collect(ref)
+    assert local.cancel()
 
 
 # -- sleep --------------------------------------------------------------------------------------------
@@ -730,8 +852,51 @@ def test_getcurrent_inside_a_greenthread_is_that_greenthread(gts: Greenthreads, 
     nested = gts.spawn(lambda: (getcurrent(), gts.spawn(getcurrent).wait()))
     outer, inner = nested.wait()
     assert outer is nested and isinstance(inner, GreenThread) and inner is not nested
-    assert getcurrent() is None
-    assert threads.start(getcurrent).result() is None
+    assert isinstance(getcurrent(), PlainThread)
+    assert isinstance(threads.start(getcurrent).result(), PlainThread)
+
+
+def test_getcurrent_in_a_plain_thread_is_a_stand_in_for_that_thread(threads: Threads) -> None:
+    """eventlet code keys dicts on ``getcurrent()``, compares it by identity, reads ``.dead`` and tests
+    ``bool()``: a plain thread gets one object of its own, the same at every call, alive while the
+    thread runs."""
+    main = getcurrent()
+    assert isinstance(main, PlainThread) and main is getcurrent()
+    assert not main.dead and main and bool(main) is True
+    assert {main: "main"}[getcurrent()] == "main"
+    assert threading.current_thread().name in repr(main) and "alive" in repr(main)
+    gate = threading.Event()
+
+    def body() -> tuple[Any, bool, bool, bool]:
+        me = getcurrent()
+        assert gate.wait(PATIENCE)
+        return me, me is getcurrent(), me.dead, bool(me)
+
+    worker = threads.start(body, name="plain-thread-for-getcurrent")
+    gate.set()
+    other, same, dead, truth = worker.result()
+    assert same and not dead and truth
+    assert other is not main and other != main and hash(other) != hash(main)
+    assert "plain-thread-for-getcurrent" in repr(other)
+    # The thread has ended (joined): its stand-in says so.
+    wait_until(lambda: other.dead, what="the stand-in of an ended thread to be dead")
+    assert not other and "ended" in repr(other)
+
+
+def test_getcurrent_in_a_thread_threading_did_not_start(wait_until: Callable[..., None]) -> None:
+    done = threading.Event()
+    seen: list[Any] = []
+
+    def body() -> None:
+        me = getcurrent()
+        seen.append((me, me is getcurrent(), me.dead))
+        done.set()
+
+    _thread.start_new_thread(body, ())
+    assert done.wait(PATIENCE)
+    me, same, dead = seen[0]
+    assert same and not dead
+    wait_until(lambda: me.dead, what="the stand-in of an ended foreign thread to be dead")
 
 
 # -- link / unlink ------------------------------------------------------------------------------------
