@@ -616,9 +616,15 @@ def test_a_call_cancelling_itself_or_a_later_one() -> None:
         results["self"] = handles["first"].cancel()
         results["later"] = handles["later"].cancel()
 
+    # The timer is held until every handle is stored: a timer thread started afresh by the first call
+    # could otherwise run ``first`` before its own handle is (KeyError, in one cold run of three).
+    holding, release = threading.Event(), threading.Event()
+    hub.call_later(0, lambda: (holding.set(), release.wait(PATIENCE)))
+    assert holding.wait(PATIENCE)
     handles["first"] = hub.call_later(0, first)
     handles["later"] = hub.call_later(0, recorder.task("later"))
     hub.call_later(0, recorder.task("marker"))
+    release.set()
     assert recorder.wait_for(1) == ["marker"]
     assert results == {"self": False, "later": True}
 
