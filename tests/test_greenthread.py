@@ -1367,6 +1367,76 @@ def test_kill_with_a_timeout_returns_true_once_dead(gts: Greenthreads) -> None:
     assert gts.track(spawn_after(3600, lambda: None)).kill(timeout=0) is True  # not started: cancelled
 
 
+def test_kill_with_a_timeout_returns_false_when_the_target_catches_every_kill(gts: Greenthreads) -> None:
+    # eventlet's kill() returns whatever the target does; ours waits, and ``timeout`` bounds the wait.
+    caught: list[BaseException] = []
+    stop = threading.Event()
+
+    def stubborn() -> int:
+        while True:
+            try:
+                sleep(3600)
+            except BaseException as exc:  # every kill, whatever its class: what the test is about
+                caught.append(exc)
+                if stop.is_set():
+                    return len(caught)
+
+    gt = gts.spawn(stubborn)
+    wait_parked(gt)
+    sent = KillError("caught")
+    assert run_bounded(lambda: gt.kill(sent, timeout=0.2)) is False
+    assert caught == [sent] and not gt.dead  # raised once, at the checkpoint, and caught
+    wait_parked(gt)  # back in its loop, asleep again
+    stop.set()
+    assert run_bounded(lambda: gt.kill(timeout=PATIENCE)) is True
+    assert gt.wait() == 2
+
+
+def test_kill_with_a_timeout_returns_false_while_the_target_is_in_a_c_call(gts: Greenthreads) -> None:
+    # A kill cannot cut a blocking C call short (``time.sleep``, a stdlib lock): kill(timeout=...)
+    # returns False, and the kill stays pending: it lands as soon as the target is back in Python code
+    # (asynchronously) or at its next checkpoint, whichever the interpreter offers first.
+    entered = threading.Event()
+    after: list[str] = []
+
+    def in_c() -> None:
+        entered.set()
+        time.sleep(1.0)
+        after.append("back in Python")
+        sleep(3600)  # a checkpoint: the pending kill is raised here at the latest
+        after.append("never")
+
+    gt = gts.spawn(in_c)
+    assert entered.wait(PATIENCE)
+    sent = KillError("pending")
+    assert run_bounded(lambda: gt.kill(sent, timeout=0.2)) is False
+    assert not gt.dead
+    assert isinstance(gt.exception(PATIENCE), KillError)
+    assert "never" not in after
+
+
+def test_kill_with_a_timeout_returns_false_while_the_target_waits_on_a_stdlib_lock(
+    gts: Greenthreads,
+) -> None:
+    held = threading.Lock()
+    held.acquire()
+    entered = threading.Event()
+
+    def in_c() -> str:
+        entered.set()
+        with held:  # the stdlib's lock: no checkpoint
+            pass
+        sleep(3600)
+        return "never"
+
+    gt = gts.spawn(in_c)
+    assert entered.wait(PATIENCE)
+    assert run_bounded(lambda: gt.kill(timeout=0.2)) is False
+    assert not gt.dead
+    held.release()
+    assert isinstance(gt.exception(PATIENCE), GreenletExit)  # the kill was still pending
+
+
 @pytest.mark.parametrize(("timeout", "error"), [("1", TypeError), (float("nan"), ValueError)])
 def test_kill_rejects_a_bad_timeout_before_killing(gts: Greenthreads, timeout: Any, error: type) -> None:
     gt = gts.spawn(sleep, 3600)
