@@ -143,10 +143,12 @@ class GreenThread(Waitable[_T]):
     """A function running on a worker thread of the hub, and the outcome it will have.
 
     ``spawn(func, ...)`` makes one; ``wait()`` returns what ``func`` returned or raises what it raised,
-    with ``func``'s own frames in the traceback.  ``kill()`` stops it: at once if it is blocked in a
-    checkpoint (``Event.wait``, ``sleep``, ...), at its next bytecode otherwise (best effort: a blocking
-    C call is not interrupted).  It is also a ``concurrent.futures``-style future (``result``,
-    ``exception``, ``done``, ``add_done_callback``) and awaitable from asyncio.
+    with ``func``'s own frames in the traceback (inside ``func`` itself it raises ``RuntimeError``, as
+    ``threading.Thread.join()`` does there).  ``bool(gt)`` is true while ``func`` runs, as a greenlet's.
+    ``kill()`` stops it: at once if it is blocked in a checkpoint (``Event.wait``, ``sleep``, ...), at its
+    next bytecode otherwise (best effort: a blocking C call is not interrupted).  It is also a
+    ``concurrent.futures``-style future (``result``, ``exception``, ``done``, ``add_done_callback``) and
+    awaitable from asyncio.
 
     What it is not: a green thread in eventlet's sense.  It runs in parallel with the rest of the program,
     preempted like any thread, so ``sleep(0)`` orders nothing; synchronise with ``wait()``.

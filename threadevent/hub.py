@@ -5,8 +5,11 @@ shared queue costs a condition-variable round trip per call.  The hub keeps fini
 parked in a ``ParkingLot``, each on a lock of its own: ``submit`` unparks the most recently idled one,
 handing it the task, which is about as cheap as handing work to another thread gets.  Only when no
 worker is idle does it start a thread (up to ``max_threads``; past that, tasks wait in a FIFO queue that
-finishing workers drain).  Idle workers exit after ``idle_timeout`` seconds,
-and because hand-offs go to the most recently idled worker, the surplus ones are the ones that time out.
+finishing workers drain), and that thread starts its task only once ``submit`` lets it, as it returns.
+Either way a lock release wakes the worker and the submitter runs on: the task starts once the
+submitter lets go of the GIL, in practice after ``spawn()`` has returned.  Idle workers exit after
+``idle_timeout`` seconds, and because hand-offs go to the most recently idled worker, the surplus ones
+are the ones that time out.
 
 ``call_later`` runs a function after a delay on one shared timer thread (``_timer.py``): a heap of
 deadlines, never a thread per timer.
