@@ -513,15 +513,17 @@ def test_spawn_after_local_is_cancelled_when_the_calling_greenthread_ended_first
     gts: Greenthreads, timer_held: threading.Event
 ) -> None:
     ran: list[int] = []
-    linked: list[GreenThread[Any]] = []
+    linked: list[tuple[GreenThread[Any], str]] = []
     local = gts.spawn(lambda: spawn_after_local(0, ran.append, 1)).wait()
-    local.link(linked.append)
+    local.link(lambda g: linked.append((g, threading.current_thread().name)))
     assert not local.dead  # its caller has ended, but it is looked at when the delay is up
     timer_held.set()
     with pytest.raises(GreenletExit):
         local.result(PATIENCE)
     assert local.dead and not local and ran == []
-    wait_until(lambda: linked == [local], what="the link of the cancelled greenthread")
+    wait_until(lambda: linked, what="the link of the cancelled greenthread")
+    # Run by a worker: the timer thread, which serves every deadline, runs no user code for it.
+    assert linked == [(local, linked[0][1])] and linked[0][1].startswith("threadevent-worker-")
 
 
 def test_spawn_after_local_is_cancelled_when_the_calling_thread_ended_first(

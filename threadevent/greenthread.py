@@ -512,10 +512,15 @@ def _start_later_local(
 ) -> None:
     """In the timer thread: start a ``spawn_after_local`` greenthread, unless its caller has ended."""
     current = caller()
-    if current is None or current.dead:
-        greenthread.cancel()
-    else:
+    if current is not None and not current.dead:
         _start_later(greenthread)
+        return
+    # Cancelled on a worker thread, not here: its links are the user's code, and the timer thread
+    # serves every deadline of the process.
+    try:
+        hub.submit(greenthread.cancel)
+    except RuntimeError:
+        greenthread.cancel()  # no worker thread to be had: here, then
 
 
 def sleep(seconds: float = 0) -> None:
