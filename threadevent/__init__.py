@@ -11,6 +11,7 @@ from threadevent.greenthread import (
     sleep,
     spawn,
     spawn_after,
+    spawn_after_local,
     spawn_n,
 )
 from threadevent.lock import Lock
@@ -47,6 +48,7 @@ __all__ = [
     "sleep",
     "spawn",
     "spawn_after",
+    "spawn_after_local",
     "spawn_n",
     "wait_all",
     "wait_any",

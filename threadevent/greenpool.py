@@ -13,7 +13,7 @@ from threadevent._checkpoint import PENDING, GreenletExit, check, runs_user_code
 from threadevent._imap import MapIterator
 from threadevent._parking import ParkingLot
 from threadevent._waitable import outcome, retrieve, wait_outcome
-from threadevent.greenthread import GreenThread, getcurrent, launch, run_inline
+from threadevent.greenthread import GreenThread, current_greenthread, launch, run_inline
 
 __all__ = ["GreenPile", "GreenPool"]
 
@@ -126,7 +126,7 @@ class GreenPool:
             if self._has_room():
                 self._taken += 1
                 return True
-            current = getcurrent()
+            current = current_greenthread()
             if current is not None and current in self._members:
                 return False
             ticket = self._spawners.enqueue()
@@ -195,7 +195,7 @@ class GreenPool:
 
         From one of the pool's own greenthreads it would wait for itself: ``AssertionError``.
         """
-        current = getcurrent()
+        current = current_greenthread()
         if PENDING[0]:
             check()
         with self._lock:
