@@ -9,7 +9,16 @@ the calls sit in a function nobody calls (pytest imports this file for its docte
 from __future__ import annotations
 
 import threadevent
-from threadevent import GreenPile, GreenPool, GreenThread, spawn, spawn_after, spawn_n, with_timeout
+from threadevent import (
+    GreenPile,
+    GreenPool,
+    GreenThread,
+    spawn,
+    spawn_after,
+    spawn_after_local,
+    spawn_n,
+    with_timeout,
+)
 
 
 def square(n: int) -> int:
@@ -40,6 +49,8 @@ def _cases() -> None:
 
     later: GreenThread[int] = spawn_after(0.5, square, 3)
     spawn_after(0.5, square, "x")  # type: ignore[arg-type]
+    local: GreenThread[int] = spawn_after_local(0.5, square, 3)
+    spawn_after_local(0.5, square, "x")  # type: ignore[arg-type]
 
     pool = GreenPool(4)
     pooled: GreenThread[int] = pool.spawn(square, 3)
@@ -61,4 +72,4 @@ def _cases() -> None:
     gt.unlink(on_done, "finished")
 
     threadevent.spawn(square, 3).wait() + 1
-    print(gt, bad, later, pooled, n, maybe)
+    print(gt, bad, later, local, pooled, n, maybe)

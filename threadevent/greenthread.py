@@ -488,7 +488,7 @@ def spawn_after(
 
 
 def spawn_after_local(
-    seconds: float, func: Callable[..., _T], /, *args: Any, **kwargs: Any
+    seconds: float, func: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
 ) -> GreenThread[_T]:
     """Like ``spawn_after``, but cancelled if the greenthread (or plain thread) calling it ends first.
 
