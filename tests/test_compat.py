@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import PATIENCE, wait_until
+from conftest import PATIENCE, parked, wait_until
 
 import threadevent
 from threadevent import compat
@@ -588,6 +588,23 @@ def test_serve_is_ended_by_a_kill(eventlet: Any) -> None:
         client(server.getsockname()).close()
         served.wait(PATIENCE)  # serve runs its loop
         assert gt.kill(timeout=PATIENCE)
+        with pytest.raises(threadevent.GreenletExit):
+            gt.wait()
+
+
+def test_a_kill_while_serve_waits_for_a_free_place_closes_the_connection_it_holds(eventlet: Any) -> None:
+    from eventlet import convenience
+
+    release = threadevent.Event[None]()
+    with convenience.listen(("127.0.0.1", 0)) as server:
+        gt = eventlet.spawn(convenience.serve, server, lambda conn, addr: release.wait(PATIENCE), 1)
+        first, second = client(server.getsockname()), client(server.getsockname())
+        with first, second:
+            # The one place is taken: serve accepts the second connection and parks in pool.spawn.
+            wait_until(lambda: parked(gt), what="serve to wait for a free place")
+            assert gt.kill(timeout=PATIENCE)
+            assert second.recv(10) == b""  # closed, not left open with nobody to handle it
+            release.send(None)
         with pytest.raises(threadevent.GreenletExit):
             gt.wait()
 

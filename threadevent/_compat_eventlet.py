@@ -316,8 +316,13 @@ def serve(
                 conn, addr = sock.accept()
             except (BlockingIOError, InterruptedError, TimeoutError):
                 continue  # another acceptor took it, or the socket has a timeout of its own
-            pool.spawn(handle, conn, addr).link(stop.handler_done, conn)
-            del conn, addr  # hold no reference to a connection its handler may close
+            try:
+                handler = pool.spawn(handle, conn, addr)  # a checkpoint while the pool is full
+            except BaseException:
+                conn.close()  # killed, or out of threads: the connection was never handed on
+                raise
+            handler.link(stop.handler_done, conn)
+            del conn, addr, handler  # hold no reference to a connection its handler may close
 
 
 def wrap_ssl(
