@@ -942,6 +942,8 @@ def test_runner_refuses_an_unknown_option_a_missing_script_and_a_missing_module(
 SHOW = """\
 import sys
 import eventlet
+from threadevent import compat
+compat.install()  # the runner's alias is this module's: installing again changes nothing
 print(repr(__name__), sys.argv, sys.path[0], eventlet.spawn(lambda: 'spawned').wait())
 sys.exit(int(sys.argv[-1]))
 """
