@@ -52,10 +52,10 @@ _LENGTHS = {"quick": _Length(1.5, 8), "default": _Length(3.0, 16), "long": _Leng
 #: What --help says about them: as measured on the development machine.
 _DURATIONS = """\
 How long a run takes, measured on a shared 2-core machine:
-  python -m stress            60 to 75 s: 9 scenarios x 3 s, then the benchmark (fewer rounds if busy)
-  python -m stress --quick    about 20 s: 9 scenarios x 1.5 s, then a smoke run of the benchmark
-  python -m stress --long     about 3 minutes: 9 scenarios x 5 s, then the benchmark's full sizes
-With --no-bench: about 30 s, 15 s and 50 s."""
+  python -m stress            about 70 s: {n} scenarios x 3 s, then the benchmark (fewer rounds if busy)
+  python -m stress --quick    about 30 s: {n} scenarios x 1.5 s, then a smoke run of the benchmark
+  python -m stress --long     about 4 minutes: {n} scenarios x 5 s, then the benchmark's full sizes
+With --no-bench: about 40 s, 20 s and 60 s."""
 #: Without a terminal, a scenario that runs longer than this says how far it got, every so often.
 _PLAIN_EVERY = 5.0
 #: The checkout's root: ``python -m stress`` runs from there.
@@ -418,7 +418,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Hammer every threadevent primitive with many threads and check its invariants, then\n"
         "run the benchmark report; the last line is the verdict on both.  Run it from the\n"
-        "repository's root.\n\n" + _DURATIONS,
+        "repository's root.\n\n" + _DURATIONS.format(n=len(SCENARIOS)),
         epilog="scenarios: " + ", ".join(s.name for s in SCENARIOS) + " (--list describes them)",
     )
     parser.add_argument(

@@ -1047,6 +1047,26 @@ def test_the_end_of_imap_repeats(tracker: Tracker) -> None:
             next(it)
 
 
+@pytest.mark.parametrize("how", ["imap", "starmap"])
+def test_the_imap_and_starmap_iterators_have_eventlets_next_method(tracker: Tracker, how: str) -> None:
+    # eventlet code calls ``it.next()`` on what imap returns, as on a GreenPile.
+    pool = tracker.pool(2)
+
+    def halve(x: int) -> int:
+        if x % 2:
+            raise ValueError(x)
+        return x // 2
+
+    items = [4, 3, 8]
+    it: Any = pool.imap(halve, items) if how == "imap" else pool.starmap(halve, [(x,) for x in items])
+    assert it.next() == 2
+    with pytest.raises(ValueError, match="3"):
+        it.next()
+    assert it.next() == 4  # an error at its item, and the iteration goes on after it
+    with pytest.raises(StopIteration):
+        it.next()
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     size=st.integers(1, 6),

@@ -14,6 +14,7 @@ A few tests read private state, through the seam in ``internals.py``, where the 
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import collections
 import contextvars
@@ -34,12 +35,12 @@ from typing import Any
 
 import internals
 import pytest
-from conftest import PATIENCE, Threads, parked, run_bounded, settled, wait_until
+from conftest import PATIENCE, Threads, parked, retire_all, run_bounded, settled, wait_until
 
 import threadevent
-from threadevent import Event, GreenletExit, GreenThread, Timeout, getcurrent, hub, sleep
+from threadevent import Event, GreenletExit, GreenPool, GreenThread, Timeout, getcurrent, hub, sleep
 from threadevent import greenthread as greenthread_module
-from threadevent.greenthread import kill, spawn, spawn_after, spawn_n
+from threadevent.greenthread import PlainThread, kill, spawn, spawn_after, spawn_after_local, spawn_n
 
 # -- helpers -----------------------------------------------------------------------------------------
 
@@ -185,7 +186,8 @@ def unretrieved_logs(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord
 
 def test_public_names() -> None:
     assert issubclass(GreenletExit, BaseException) and not issubclass(GreenletExit, Exception)
-    for name in ("spawn", "spawn_n", "spawn_after", "sleep", "kill", "GreenThread", "GreenletExit"):
+    names = ("spawn", "spawn_n", "spawn_after", "spawn_after_local", "sleep", "kill", "GreenThread")
+    for name in (*names, "GreenletExit", "getcurrent"):
         assert getattr(threadevent, name) is getattr(greenthread_module, name)
 
 
@@ -218,7 +220,61 @@ def test_spawn_returns_at_once_even_when_every_worker_is_busy(gts: Greenthreads)
     assert queued.wait() == "queued"
 
 
-@pytest.mark.parametrize("spawner", [spawn, spawn_n, lambda f: spawn_after(0, f)])
+@pytest.fixture
+def gil_kept_until_blocking() -> Iterator[None]:
+    """A thread keeps the GIL until it blocks: a switch interval far longer than any step of the test.
+
+    What a greenthread may do "before spawn() returns" is then what it can do without the GIL, which
+    is nothing: a thread woken while the spawner runs on waits for the spawner to block.
+    """
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        pytest.skip("needs the GIL: on a free-threaded build the function runs in parallel at once")
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(5.0)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(saved)
+
+
+def pool_spawn(func: Callable[..., Any]) -> GreenThread[Any]:
+    return GreenPool(1).spawn(func)
+
+
+@pytest.mark.parametrize("spawner", [spawn, pool_spawn], ids=["spawn", "GreenPool.spawn"])
+def test_spawn_returns_before_a_function_on_a_new_worker_thread_can_end(
+    gts: Greenthreads, gil_kept_until_blocking: None, spawner: Callable[[Callable[[], Any]], GreenThread[Any]]
+) -> None:
+    """The race: with no idle worker, spawn() starts a thread, and that thread used to run the function
+    at once, while the spawner waited in ``Thread.start()`` for it to come up: 50 of 50 functions had
+    ended before spawn() returned.  A real library spawns, links a callback, then stores the
+    greenthread; its link ran in the caller, before anything was stored.  Now the new worker waits for
+    the spawner's go-ahead, given as spawn() returns: the function starts only once the spawner has
+    let go of the GIL, like a function handed to an idle worker."""
+    retire_all()  # no idle worker: the next spawn starts a thread
+    hub.configure(max_threads=None, idle_timeout=3600)
+    before = hub.stats()
+    returned: list[bool] = []
+    seen_at_end: list[bool] = []
+    linked_in: list[threading.Thread] = []
+
+    def body() -> str:
+        seen_at_end.append(bool(returned))
+        return "ran"
+
+    gt = gts.track(spawner(body))
+    returned.append(True)
+    gt.link(lambda g: linked_in.append(threading.current_thread()))
+    assert gt.wait() == "ran"
+    assert seen_at_end == [True], "the function ended before spawn() returned"
+    wait_until(lambda: linked_in, what="the link to run")
+    assert linked_in[0] is not threading.current_thread(), "the link ran at once, in the caller"
+    assert hub.stats().spawned == before.spawned + 1  # it did take the new-thread path
+
+
+@pytest.mark.parametrize(
+    "spawner", [spawn, spawn_n, lambda f: spawn_after(0, f), lambda f: spawn_after_local(0, f)]
+)
 @pytest.mark.parametrize("not_callable", [None, 42, "f"])
 def test_spawn_family_rejects_a_non_callable_and_schedules_nothing(
     gts: Greenthreads, spawner: Callable[[Any], Any], not_callable: Any
@@ -367,15 +423,24 @@ def test_spawn_after_negative_delay_means_now(gts: Greenthreads) -> None:
     ("seconds", "error"),
     [("1", TypeError), (None, TypeError), (True, TypeError), (float("nan"), ValueError)],
 )
-def test_spawn_after_rejects_bad_seconds_and_schedules_nothing(seconds: Any, error: type) -> None:
+@pytest.mark.parametrize("spawner", [spawn_after, spawn_after_local])
+def test_spawn_after_rejects_bad_seconds_and_schedules_nothing(
+    seconds: Any, error: type, spawner: Callable[..., Any]
+) -> None:
     timer_calls = internals.timer_entries()
     with pytest.raises(error):
-        spawn_after(seconds, lambda: None)
+        spawner(seconds, lambda: None)
     assert internals.timer_entries() <= timer_calls  # nothing added (the timer may drop cancelled ones)
 
 
 @pytest.mark.parametrize(
-    "call", [sleep, lambda seconds: spawn_after(seconds, lambda: None)], ids=["sleep", "spawn_after"]
+    "call",
+    [
+        sleep,
+        lambda seconds: spawn_after(seconds, lambda: None),
+        lambda seconds: spawn_after_local(seconds, lambda: None),
+    ],
+    ids=["sleep", "spawn_after", "spawn_after_local"],
 )
 def test_a_bad_delay_is_named_seconds_and_none_is_not_offered(call: Callable[[Any], object]) -> None:
     # Regression: "timeout must be a number of seconds or None, not NoneType", for a parameter named
@@ -409,6 +474,117 @@ def test_spawn_after_an_endless_delay_never_runs(gts: Greenthreads, seconds: flo
         assert ran == [] and not gt.dead
     finally:
         gt.cancel()
+
+
+# -- spawn_after_local -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def timer_held() -> Iterator[threading.Event]:
+    """The timer thread busy in a call until the returned event is set: nothing else due fires before.
+
+    So a test decides what has happened (a caller has ended) before a delayed spawn is looked at.
+    """
+    release = threading.Event()
+    holding = threading.Event()
+
+    def hold() -> None:
+        holding.set()
+        release.wait(PATIENCE)
+
+    hub.call_later(0, hold)
+    assert holding.wait(PATIENCE), "the timer thread never ran the holding call"
+    yield release
+    release.set()
+
+
+def test_spawn_after_local_runs_while_its_caller_lives(gts: Greenthreads) -> None:
+    assert gts.track(spawn_after_local(0, lambda a, *, b: a + b, 1, b=2)).result(PATIENCE) == 3
+
+    def caller() -> Any:  # a greenthread waiting for its own delayed spawn: alive when it fires
+        return spawn_after_local(0, getcurrent).wait()
+
+    outer = gts.spawn(caller)
+    inner = outer.result(PATIENCE)
+    assert isinstance(inner, GreenThread) and inner is not outer
+
+
+def test_spawn_after_local_is_cancelled_when_the_calling_greenthread_ended_first(
+    gts: Greenthreads, timer_held: threading.Event
+) -> None:
+    ran: list[int] = []
+    linked: list[tuple[GreenThread[Any], str]] = []
+    local = gts.spawn(lambda: spawn_after_local(0, ran.append, 1)).wait()
+    local.link(lambda g: linked.append((g, threading.current_thread().name)))
+    assert not local.dead  # its caller has ended, but it is looked at when the delay is up
+    timer_held.set()
+    with pytest.raises(GreenletExit):
+        local.result(PATIENCE)
+    assert local.dead and not local and ran == []
+    wait_until(lambda: linked, what="the link of the cancelled greenthread")
+    # Run by a worker: the timer thread, which serves every deadline, runs no user code for it.
+    assert linked == [(local, linked[0][1])] and linked[0][1].startswith("threadevent-worker-")
+
+
+def test_spawn_after_local_is_cancelled_when_the_calling_thread_ended_first(
+    threads: Threads, timer_held: threading.Event
+) -> None:
+    ran: list[int] = []
+    local, caller = threads.start(lambda: (spawn_after_local(0, ran.append, 1), getcurrent())).result()
+    wait_until(lambda: caller.dead, what="the calling thread's stand-in to be dead")
+    timer_held.set()
+    with pytest.raises(GreenletExit):
+        local.result(PATIENCE)
+    assert ran == []
+
+
+def test_spawn_after_local_runs_when_its_caller_ends_after_the_delay(
+    gts: Greenthreads, timer_held: threading.Event
+) -> None:
+    # The caller is alive when the timer looks, and ends while the function runs: that is no reason to
+    # stop it (a kill of the caller does not reach it either).
+    gate = gts.gate()
+    started = threading.Event()
+
+    def body() -> str:
+        started.set()
+        return "ran" if gate.wait() is None else "?"
+
+    caller_gate = gts.gate()
+
+    def caller() -> GreenThread[str]:
+        local = spawn_after_local(0, body)
+        caller_gate.wait()
+        return local
+
+    outer = gts.spawn(caller)
+    timer_held.set()
+    assert started.wait(PATIENCE)
+    caller_gate.send(None)
+    local = outer.result(PATIENCE)
+    gate.send(None)
+    assert local.result(PATIENCE) == "ran"
+
+
+def test_spawn_after_local_cancel_before_it_is_due(gts: Greenthreads) -> None:
+    ran: list[int] = []
+    local = spawn_after_local(3600, ran.append, 1)
+    assert not local and not local.dead
+    assert local.cancel() is True
+    assert local.dead and ran == []
+    with pytest.raises(GreenletExit):
+        local.wait()
+
+
+def test_spawn_after_local_holds_no_reference_to_its_caller(gts: Greenthreads) -> None:
+    # A greenthread's outcome may be big: waiting for the delay must not keep it alive.
+    caller = gts.spawn(lambda: spawn_after_local(3600, lambda: None))
+    local = caller.wait()
+    ref = weakref.ref(caller)
+    gts.spawned.remove(caller)
+    del caller
+    collect(ref)
+    assert local.cancel()
 
 
 # -- sleep --------------------------------------------------------------------------------------------
@@ -596,6 +772,79 @@ def test_dead(gts: Greenthreads) -> None:
     assert cancelled.dead
 
 
+WAITS_ON_ITSELF: dict[str, Callable[[GreenThread[Any]], object]] = {
+    "wait": lambda me: me.wait(),
+    "wait(timeout)": lambda me: me.wait(PATIENCE),
+    "wait(0)": lambda me: me.wait(0),
+    "result": lambda me: me.result(),
+    "result(timeout)": lambda me: me.result(PATIENCE),
+    "exception": lambda me: me.exception(),
+}
+
+
+@pytest.mark.parametrize("how", list(WAITS_ON_ITSELF))
+def test_waiting_for_itself_raises_runtime_error_at_once(gts: Greenthreads, how: str) -> None:
+    """As ``threading.Thread.join()`` on the current thread: library code that waits for every
+    greenthread of a group relies on the error to skip itself.  (It used to wait for ever.)"""
+
+    def body() -> str:
+        me = getcurrent()
+        assert isinstance(me, GreenThread)
+        try:
+            WAITS_ON_ITSELF[how](me)
+        except RuntimeError as exc:
+            return str(exc)
+        return "returned"
+
+    gt = gts.spawn(body)
+    assert gt.result(PATIENCE) == "cannot wait for the greenthread it is called from"
+
+
+def test_waiting_for_itself_from_its_own_link_returns_the_outcome(gts: Greenthreads) -> None:
+    # A link runs once the function has ended: the outcome is there, nothing to refuse.
+    got: list[Any] = []
+    gt = gts.spawn(lambda: "done")
+    gt.link(lambda g: got.append(g.wait()))
+    gt.wait()
+    wait_until(lambda: got == ["done"], what="the link to wait for its own greenthread")
+
+
+# -- bool(gt): greenlet's truthiness ---------------------------------------------------------------
+
+
+def test_bool_is_true_only_while_it_runs(gts: Greenthreads) -> None:
+    """eventlet code tests ``if gt:`` for "still running": false before it starts and once it has ended."""
+    not_due = gts.track(spawn_after(3600, lambda: None))
+    assert not not_due and not not_due.dead
+    running, gate, started = gts.blocked("ran")
+    assert started.wait(PATIENCE)
+    assert running and bool(running) is True
+    assert gts.spawn(lambda: bool(getcurrent())).wait() is True  # as seen from inside, too
+    gate.send(None)
+    assert running.wait() == "ran"
+    assert not running and running.dead
+    assert not_due.cancel() and not not_due and not_due.dead
+    killed = gts.spawn(sleep, 3600)
+    wait_parked(killed)
+    assert killed
+    run_bounded(killed.kill)
+    assert not killed
+
+    def fail() -> None:
+        raise Boom("failed")
+
+    failed = gts.spawn(fail)
+    assert isinstance(failed.exception(PATIENCE), Boom) and not failed
+
+
+def test_bool_is_false_while_queued_behind_max_threads(gts: Greenthreads) -> None:
+    _, gate = hold_single_worker(gts)
+    queued = run_bounded(lambda: gts.spawn(lambda: "queued"))
+    assert hub.stats().queued == 1 and not queued and not queued.dead
+    gate.send(None)
+    assert queued.wait() == "queued" and not queued
+
+
 # -- getcurrent ---------------------------------------------------------------------------------------
 
 
@@ -605,8 +854,51 @@ def test_getcurrent_inside_a_greenthread_is_that_greenthread(gts: Greenthreads, 
     nested = gts.spawn(lambda: (getcurrent(), gts.spawn(getcurrent).wait()))
     outer, inner = nested.wait()
     assert outer is nested and isinstance(inner, GreenThread) and inner is not nested
-    assert getcurrent() is None
-    assert threads.start(getcurrent).result() is None
+    assert isinstance(getcurrent(), PlainThread)
+    assert isinstance(threads.start(getcurrent).result(), PlainThread)
+
+
+def test_getcurrent_in_a_plain_thread_is_a_stand_in_for_that_thread(threads: Threads) -> None:
+    """eventlet code keys dicts on ``getcurrent()``, compares it by identity, reads ``.dead`` and tests
+    ``bool()``: a plain thread gets one object of its own, the same at every call, alive while the
+    thread runs."""
+    main = getcurrent()
+    assert isinstance(main, PlainThread) and main is getcurrent()
+    assert not main.dead and main and bool(main) is True
+    assert {main: "main"}[getcurrent()] == "main"
+    assert threading.current_thread().name in repr(main) and "alive" in repr(main)
+    gate = threading.Event()
+
+    def body() -> tuple[Any, bool, bool, bool]:
+        me = getcurrent()
+        assert gate.wait(PATIENCE)
+        return me, me is getcurrent(), me.dead, bool(me)
+
+    worker = threads.start(body, name="plain-thread-for-getcurrent")
+    gate.set()
+    other, same, dead, truth = worker.result()
+    assert same and not dead and truth
+    assert other is not main and other != main and hash(other) != hash(main)
+    assert "plain-thread-for-getcurrent" in repr(other)
+    # The thread has ended (joined): its stand-in says so.
+    wait_until(lambda: other.dead, what="the stand-in of an ended thread to be dead")
+    assert not other and "ended" in repr(other)
+
+
+def test_getcurrent_in_a_thread_threading_did_not_start(wait_until: Callable[..., None]) -> None:
+    done = threading.Event()
+    seen: list[Any] = []
+
+    def body() -> None:
+        me = getcurrent()
+        seen.append((me, me is getcurrent(), me.dead))
+        done.set()
+
+    _thread.start_new_thread(body, ())
+    assert done.wait(PATIENCE)
+    me, same, dead = seen[0]
+    assert same and not dead
+    wait_until(lambda: me.dead, what="the stand-in of an ended foreign thread to be dead")
 
 
 # -- link / unlink ------------------------------------------------------------------------------------
@@ -1075,6 +1367,76 @@ def test_kill_with_a_timeout_returns_true_once_dead(gts: Greenthreads) -> None:
     assert run_bounded(lambda: kill(gt, KillError("bounded"), timeout=PATIENCE)) is True
     assert isinstance(gt.exception(), KillError)
     assert gts.track(spawn_after(3600, lambda: None)).kill(timeout=0) is True  # not started: cancelled
+
+
+def test_kill_with_a_timeout_returns_false_when_the_target_catches_every_kill(gts: Greenthreads) -> None:
+    # eventlet's kill() returns whatever the target does; ours waits, and ``timeout`` bounds the wait.
+    caught: list[BaseException] = []
+    stop = threading.Event()
+
+    def stubborn() -> int:
+        while True:
+            try:
+                sleep(3600)
+            except BaseException as exc:  # every kill, whatever its class: what the test is about
+                caught.append(exc)
+                if stop.is_set():
+                    return len(caught)
+
+    gt = gts.spawn(stubborn)
+    wait_parked(gt)
+    sent = KillError("caught")
+    assert run_bounded(lambda: gt.kill(sent, timeout=0.2)) is False
+    assert caught == [sent] and not gt.dead  # raised once, at the checkpoint, and caught
+    wait_parked(gt)  # back in its loop, asleep again
+    stop.set()
+    assert run_bounded(lambda: gt.kill(timeout=PATIENCE)) is True
+    assert gt.wait() == 2
+
+
+def test_kill_with_a_timeout_returns_false_while_the_target_is_in_a_c_call(gts: Greenthreads) -> None:
+    # A kill cannot cut a blocking C call short (``time.sleep``, a stdlib lock): kill(timeout=...)
+    # returns False, and the kill stays pending: it lands as soon as the target is back in Python code
+    # (asynchronously) or at its next checkpoint, whichever the interpreter offers first.
+    entered = threading.Event()
+    after: list[str] = []
+
+    def in_c() -> None:
+        entered.set()
+        time.sleep(1.0)
+        after.append("back in Python")
+        sleep(3600)  # a checkpoint: the pending kill is raised here at the latest
+        after.append("never")
+
+    gt = gts.spawn(in_c)
+    assert entered.wait(PATIENCE)
+    sent = KillError("pending")
+    assert run_bounded(lambda: gt.kill(sent, timeout=0.2)) is False
+    assert not gt.dead
+    assert isinstance(gt.exception(PATIENCE), KillError)
+    assert "never" not in after
+
+
+def test_kill_with_a_timeout_returns_false_while_the_target_waits_on_a_stdlib_lock(
+    gts: Greenthreads,
+) -> None:
+    held = threading.Lock()
+    held.acquire()
+    entered = threading.Event()
+
+    def in_c() -> str:
+        entered.set()
+        with held:  # the stdlib's lock: no checkpoint
+            pass
+        sleep(3600)
+        return "never"
+
+    gt = gts.spawn(in_c)
+    assert entered.wait(PATIENCE)
+    assert run_bounded(lambda: gt.kill(timeout=0.2)) is False
+    assert not gt.dead
+    held.release()
+    assert isinstance(gt.exception(PATIENCE), GreenletExit)  # the kill was still pending
 
 
 @pytest.mark.parametrize(("timeout", "error"), [("1", TypeError), (float("nan"), ValueError)])

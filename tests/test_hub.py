@@ -254,6 +254,48 @@ def test_new_idle_timeout_applies_to_already_idle_workers(gates: Gates) -> None:
     wait_until(lambda: hub.stats().threads == 0, timeout=10, what="idle workers to time out")
 
 
+@pytest.fixture
+def gil_kept_until_blocking() -> Iterator[None]:
+    """A thread keeps the GIL until it blocks: a switch interval far longer than any step of the test,
+    so that what a task does "before submit() returns" is what it can do without the GIL: nothing."""
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        pytest.skip("needs the GIL: on a free-threaded build the task runs in parallel at once")
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(5.0)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(saved)
+
+
+def test_a_task_on_a_new_thread_starts_only_after_submit_returns(gil_kept_until_blocking: None) -> None:
+    """The race: ``Thread.start()`` waits for the new thread to come up, and the new thread used to run
+    its first task right then, while its submitter waited: the task could end before ``submit()``
+    returned.  Now the new worker waits for a go-ahead that ``submit()`` gives once the thread is up
+    and counted, as it hands a task to an idle worker: by releasing a lock, never blocking, so the
+    task runs once the submitter lets go of the GIL."""
+    retire_all()
+    hub.configure(max_threads=None, idle_timeout=3600)
+    before = hub.stats()
+    returned: list[bool] = []
+    seen: list[bool] = []
+    ran = threading.Event()
+
+    def task() -> None:
+        seen.append(bool(returned))
+        ran.set()
+
+    hub.submit(task)
+    returned.append(True)
+    # The new worker is counted as running its task already: nothing idle, nothing queued.
+    stats = hub.stats()
+    assert (stats.threads, stats.idle, stats.running, stats.queued) == (1, 0, 1, 0)
+    assert stats.spawned == before.spawned + 1
+    assert ran.wait(PATIENCE)
+    assert seen == [True], "the task ran before submit() returned"
+    assert settled().idle == 1
+
+
 @pytest.mark.timeout(900)  # 100k round trips: seconds normally, far more on an overloaded single CPU
 def test_sequential_submit_and_wait_reuses_a_few_threads() -> None:
     before = hub.stats().spawned
@@ -420,12 +462,13 @@ def test_thread_start_failure_raises_and_loses_nothing(
 
     refuse_worker_threads(False)
     hub.submit(recorder.task(3))  # starts the worker the queue was waiting for; the queue goes first
+    # The two held workers are still busy: the new one runs the whole queue, in order, the new task last.
+    # (Once the held ones are free too, tasks run side by side, and their order is the threads'.)
+    assert recorder.wait_for(4) == [0, 1, 2, 3]
     for gate in held:
         gate.set()
-    assert sorted(recorder.wait_for(4)) == [0, 1, 2, 3]
     settled()
     assert "refused" not in recorder.ran
-    assert recorder.ran.index(0) < recorder.ran.index(1) < recorder.ran.index(2)
 
 
 def test_thread_start_failure_with_no_worker_at_all(
@@ -573,9 +616,15 @@ def test_a_call_cancelling_itself_or_a_later_one() -> None:
         results["self"] = handles["first"].cancel()
         results["later"] = handles["later"].cancel()
 
+    # The timer is held until every handle is stored: a timer thread started afresh by the first call
+    # could otherwise run ``first`` before its own handle is (KeyError, in one cold run of three).
+    holding, release = threading.Event(), threading.Event()
+    hub.call_later(0, lambda: (holding.set(), release.wait(PATIENCE)))
+    assert holding.wait(PATIENCE)
     handles["first"] = hub.call_later(0, first)
     handles["later"] = hub.call_later(0, recorder.task("later"))
     hub.call_later(0, recorder.task("marker"))
+    release.set()
     assert recorder.wait_for(1) == ["marker"]
     assert results == {"self": False, "later": True}
 

@@ -11,6 +11,7 @@ from threadevent.greenthread import (
     sleep,
     spawn,
     spawn_after,
+    spawn_after_local,
     spawn_n,
 )
 from threadevent.lock import Lock
@@ -48,6 +49,7 @@ __all__ = [
     "sleep",
     "spawn",
     "spawn_after",
+    "spawn_after_local",
     "spawn_n",
     "wait_all",
     "wait_any",

@@ -6,18 +6,19 @@ import contextvars
 from _thread import allocate_lock
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from threadevent._api import check_size, report, report_exception, unwrap
 from threadevent._checkpoint import PENDING, GreenletExit, check, runs_user_code
 from threadevent._imap import MapIterator
 from threadevent._parking import ParkingLot
 from threadevent._waitable import outcome, retrieve, wait_outcome
-from threadevent.greenthread import GreenThread, getcurrent, launch, run_inline
+from threadevent.greenthread import GreenThread, current_greenthread, launch, run_inline
 
 __all__ = ["GreenPile", "GreenPool"]
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
 class GreenPool:
@@ -71,7 +72,7 @@ class GreenPool:
 
     # -- spawning --------------------------------------------------------------------------------
 
-    def spawn(self, func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> GreenThread[_T]:
+    def spawn(self, func: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> GreenThread[_T]:
         """Run ``func(*args, **kwargs)`` in a greenthread of this pool; return its GreenThread.
 
         Blocks while the pool is full (a checkpoint), except from one of the pool's own greenthreads:
@@ -93,7 +94,7 @@ class GreenPool:
             raise escaping
         return greenthread
 
-    def spawn_n(self, func: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
+    def spawn_n(self, func: Callable[_P, object], /, *args: _P.args, **kwargs: _P.kwargs) -> None:
         """Like ``spawn``, fire and forget: returns None.
 
         An exception ``func`` raises goes to ``threading.excepthook`` (which prints it by default), as
@@ -125,7 +126,7 @@ class GreenPool:
             if self._has_room():
                 self._taken += 1
                 return True
-            current = getcurrent()
+            current = current_greenthread()
             if current is not None and current in self._members:
                 return False
             ticket = self._spawners.enqueue()
@@ -194,7 +195,7 @@ class GreenPool:
 
         From one of the pool's own greenthreads it would wait for itself: ``AssertionError``.
         """
-        current = getcurrent()
+        current = current_greenthread()
         if PENDING[0]:
             check()
         with self._lock:
@@ -347,7 +348,7 @@ class GreenPile(Generic[_T]):
         """True once anything was spawned into it."""
         return self._used
 
-    def spawn(self, func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> None:
+    def spawn(self, func: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> None:
         """Run ``func(*args, **kwargs)`` in the pool (``GreenPool.spawn``: blocks while it is full); its
         result comes out of the iteration in this spawn's turn."""
         if not callable(func):

@@ -6,11 +6,12 @@ import contextvars
 import functools
 import logging
 import threading
+import weakref
 from _thread import allocate_lock
 from collections.abc import Callable
 from time import monotonic
 from time import sleep as _time_sleep
-from typing import Any, Generic, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from threadevent import hub
 from threadevent._api import Outcome, as_exception, check_timeout
@@ -27,38 +28,128 @@ from threadevent._checkpoint import (
 from threadevent._checkpoint import kill as deliver_kill
 from threadevent._waitable import Waitable
 
-__all__ = ["GreenThread", "GreenletExit", "getcurrent", "kill", "sleep", "spawn", "spawn_after", "spawn_n"]
+__all__ = [
+    "GreenThread",
+    "GreenletExit",
+    "PlainThread",
+    "getcurrent",
+    "kill",
+    "sleep",
+    "spawn",
+    "spawn_after",
+    "spawn_after_local",
+    "spawn_n",
+]
 
 logger = logging.getLogger("threadevent")
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 #: How long ``kill`` waits before trying again to deliver to a greenthread that had not quite started,
 #: or was busy in threadevent's own code (where an asynchronous exception is held back).
 _KILL_RETRY = 0.005
 
 
+class _Alive:
+    """Held by its thread's thread-local storage alone, which the interpreter clears as the thread ends:
+    while a weak reference to it is alive, so is the thread.  It holds the thread's stand-in."""
+
+    __slots__ = ("__weakref__", "stand_in")
+
+    def __init__(self) -> None:
+        self.stand_in = PlainThread(weakref.ref(self))
+
+
 class _Current(threading.local):
     #: The greenthreads whose links this thread is running, by id, each with the links queued behind.
     running_links: dict[int, list[list[Any]]] | None = None
+    #: The stand-in of this thread for ``getcurrent()``, once asked for.
+    alive: _Alive | None = None
 
 
 _current = _Current()
 
 
-def getcurrent() -> GreenThread[Any] | None:
-    """The greenthread running in the calling thread, or None in a thread that is not one."""
+class PlainThread:
+    """What ``getcurrent()`` returns in a thread that runs no greenthread: a stand-in for that thread.
+
+    eventlet code uses ``getcurrent()`` as a dict key, compares it by identity, reads ``.dead`` and tests
+    ``bool()`` on it, wherever it runs.  In the main thread, a ``threading.Thread`` or a worker thread
+    between greenthreads, this object serves those uses: one per thread, the same at every call,
+    alive (``dead`` false, ``bool()`` true) while the thread runs and dead once it has ended.  It holds
+    nothing of the thread's, and nothing holds it but its thread's local storage (and whoever keeps it).
+
+    What it deliberately is not: a greenthread.  It cannot be waited for, linked or killed; a thread is
+    joined with ``threading.Thread.join()``.
+
+    >>> me = getcurrent()
+    >>> me is getcurrent(), me.dead, bool(me)
+    (True, False, True)
+    """
+
+    __slots__ = ("__weakref__", "_alive", "ident", "name")
+
+    def __init__(self, alive: weakref.ref[_Alive]) -> None:
+        thread = threading.current_thread()
+        #: The thread's name and ident when the stand-in was made (an ident is reused once it has ended).
+        self.name = thread.name
+        self.ident = threading.get_ident()
+        self._alive = alive
+
+    @property
+    def dead(self) -> bool:
+        """True once the thread has ended."""
+        return self._alive() is None
+
+    def __bool__(self) -> bool:
+        return self._alive() is not None
+
+    def __repr__(self) -> str:
+        return f"<PlainThread {self.name!r} at {id(self):#x} {'ended' if self.dead else 'alive'}>"
+
+
+def getcurrent() -> GreenThread[Any] | PlainThread:
+    """The greenthread running in the calling thread; in a thread that runs none, its ``PlainThread``.
+
+    >>> from threadevent import spawn
+    >>> gt = spawn(getcurrent)
+    >>> gt.wait() is gt
+    True
+    >>> getcurrent()
+    <PlainThread 'MainThread' at 0x... alive>
+    """
+    owner = current_owner()
+    if owner is not None:
+        return owner  # type: ignore[return-value]
+    alive = _current.alive
+    if alive is None:
+        alive = _current.alive = _Alive()
+    return alive.stand_in
+
+
+def current_greenthread() -> GreenThread[Any] | None:
+    """The greenthread running in the calling thread, or None: for threadevent's own checks, which must
+    not make a stand-in for every plain thread they run in."""
     return current_owner()  # type: ignore[return-value]
+
+
+#: What a greenthread's ``_unclaimed`` becomes once its function has started: empty, so that ``cancel()``
+#: finds nothing left to claim, and shared, so that ``bool()`` tells a started greenthread from a
+#: cancelled one (which keeps its own emptied list).  Nothing ever adds to it.
+_STARTED: list[None] = []
 
 
 class GreenThread(Waitable[_T]):
     """A function running on a worker thread of the hub, and the outcome it will have.
 
     ``spawn(func, ...)`` makes one; ``wait()`` returns what ``func`` returned or raises what it raised,
-    with ``func``'s own frames in the traceback.  ``kill()`` stops it: at once if it is blocked in a
-    checkpoint (``Event.wait``, ``sleep``, ...), at its next bytecode otherwise (best effort: a blocking
-    C call is not interrupted).  It is also a ``concurrent.futures``-style future (``result``,
-    ``exception``, ``done``, ``add_done_callback``) and awaitable from asyncio.
+    with ``func``'s own frames in the traceback (inside ``func`` itself it raises ``RuntimeError``, as
+    ``threading.Thread.join()`` does there).  ``bool(gt)`` is true while ``func`` runs, as a greenlet's.
+    ``kill()`` stops it: at once if it is blocked in a checkpoint (``Event.wait``, ``sleep``, ...), at its
+    next bytecode otherwise (best effort: a blocking C call is not interrupted).  It is also a
+    ``concurrent.futures``-style future (``result``, ``exception``, ``done``, ``add_done_callback``) and
+    awaitable from asyncio.
 
     What it is not: a green thread in eventlet's sense.  It runs in parallel with the rest of the program,
     preempted like any thread, so ``sleep(0)`` orders nothing; synchronise with ``wait()``.
@@ -96,6 +187,7 @@ class GreenThread(Waitable[_T]):
             self._unclaimed.pop()  # atomic: exactly one of _run() and cancel() gets past this
         except IndexError:
             return  # cancelled before a worker got to it
+        self._unclaimed = _STARTED
         state = current_state(create=True)
         assert state is not None
         self._state = state
@@ -146,14 +238,42 @@ class GreenThread(Waitable[_T]):
 
     # -- waiting ---------------------------------------------------------------------------------
 
+    def _wait(self, timeout: float) -> Outcome | None:
+        # Every wait for the outcome that may block comes here (wait, result, exception, a GreenPile's
+        # iteration): inside the greenthread itself it would never end.  ``threading.Thread.join()``
+        # raises there too, and code that waits for a group of threads relies on it to skip itself.
+        if current_owner() is self:
+            raise RuntimeError("cannot wait for the greenthread it is called from")
+        return Waitable._wait(self, timeout)
+
     @property
     def dead(self) -> bool:
         """True once the function has ended: finished, killed or cancelled."""
         return self._outcome is not None
 
+    def __bool__(self) -> bool:
+        """greenlet's truthiness, which eventlet code tests with ``if gt:``: true only while it runs.
+
+        False before it starts (a ``spawn_after`` not yet due, or queued behind ``max_threads``) and
+        once it has ended, cancelled or killed.
+
+        >>> from threadevent import spawn_after
+        >>> later = spawn_after(3600, print, "never")
+        >>> bool(later), later.dead
+        (False, False)
+        >>> later.cancel(), bool(later), later.dead
+        (True, False, True)
+        """
+        return self._unclaimed is _STARTED and self._outcome is None
+
     # -- links -----------------------------------------------------------------------------------
 
-    def link(self, func: Callable[..., object], *curried_args: Any, **curried_kwargs: Any) -> None:
+    def link(
+        self,
+        func: Callable[Concatenate[GreenThread[_T], _P], object],
+        *curried_args: _P.args,
+        **curried_kwargs: _P.kwargs,
+    ) -> None:
         """Call ``func(self, *curried_args, **curried_kwargs)`` once the function has ended.
 
         Links run in the order linked, in the worker thread; at once, in the caller, if it has ended
@@ -164,7 +284,12 @@ class GreenThread(Waitable[_T]):
         self._retrieved = True
         self._add(_Link(func, curried_args, curried_kwargs))
 
-    def unlink(self, func: Callable[..., object], *curried_args: Any, **curried_kwargs: Any) -> bool:
+    def unlink(
+        self,
+        func: Callable[Concatenate[GreenThread[_T], _P], object],
+        *curried_args: _P.args,
+        **curried_kwargs: _P.kwargs,
+    ) -> bool:
         """Remove the first link of ``func`` with these arguments that has not run; whether one was."""
         target: _Link[_T] = _Link(func, curried_args, curried_kwargs)
         with self._lock:
@@ -233,7 +358,7 @@ class GreenThread(Waitable[_T]):
         """
         seconds = -1.0 if timeout is None else check_timeout(timeout)
         exc, tb = as_exception(throw_args if throw_args else (GreenletExit,))
-        if getcurrent() is self:
+        if current_owner() is self:
             raise exc.with_traceback(tb)
         if self.cancel(exc.with_traceback(tb)):
             return True
@@ -259,7 +384,7 @@ class GreenThread(Waitable[_T]):
         if outcome is not None:
             status = "dead, " + ("returned" if outcome[1] is None else f"raised {outcome[1]!r}")
         else:
-            status = "pending" if self._unclaimed else "running"
+            status = "running" if self._unclaimed is _STARTED else "pending"
         return f"<GreenThread at {id(self):#x} {status}>"
 
 
@@ -315,7 +440,7 @@ class _Link(Generic[_T]):
 # -- the spawn family --------------------------------------------------------------------------------
 
 
-def spawn(func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> GreenThread[_T]:
+def spawn(func: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> GreenThread[_T]:
     """Run ``func(*args, **kwargs)`` on a worker thread; return its ``GreenThread`` at once.
 
     ``func`` runs in a copy of the caller's ``contextvars`` context.  ``TypeError`` at once, with nothing
@@ -332,7 +457,7 @@ def spawn(func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> GreenThread[
     return greenthread
 
 
-def spawn_n(func: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
+def spawn_n(func: Callable[_P, object], /, *args: _P.args, **kwargs: _P.kwargs) -> None:
     """Run ``func(*args, **kwargs)`` on a worker thread, fire and forget; cheaper than ``spawn``.
 
     Nothing to wait on: an uncaught exception goes to ``threading.excepthook`` (which prints it by
@@ -345,7 +470,9 @@ def spawn_n(func: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
     hub.submit(functools.partial(contextvars.copy_context().run, func, *args, **kwargs))
 
 
-def spawn_after(seconds: float, func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> GreenThread[_T]:
+def spawn_after(
+    seconds: float, func: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+) -> GreenThread[_T]:
     """Like ``spawn``, after ``seconds``; ``cancel()`` (or ``kill()``) before then and it never runs.
 
     One timer thread serves every delayed spawn.
@@ -354,10 +481,34 @@ def spawn_after(seconds: float, func: Callable[..., _T], /, *args: Any, **kwargs
         raise TypeError(f"spawn_after() needs a callable, not {type(func).__name__}")
     delay = check_timeout(seconds, "seconds", none_ok=False)
     greenthread = GreenThread(func, args, kwargs, contextvars.copy_context())
-    if delay < 0.0:
-        return greenthread  # later than any clock reaches: it waits, for cancel() or kill(), for ever
-    # Stored before anyone else can see the greenthread, so that cancel() always finds it.
-    greenthread._timer = hub.call_later(delay, functools.partial(_start_later, greenthread))
+    if delay >= 0.0:  # else later than any clock reaches: it waits, for cancel() or kill(), for ever
+        # Stored before anyone else can see the greenthread, so that cancel() always finds it.
+        greenthread._timer = hub.call_later(delay, functools.partial(_start_later, greenthread))
+    return greenthread
+
+
+def spawn_after_local(
+    seconds: float, func: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+) -> GreenThread[_T]:
+    """Like ``spawn_after``, but cancelled if the greenthread (or plain thread) calling it ends first.
+
+    eventlet's timer local to its caller, for work that means nothing once the caller is gone (a
+    connection handler's keep-alive).  When the delay is up, the caller is looked at: if it has ended
+    (its ``getcurrent()`` is ``dead``, or was garbage collected), the function never runs and the
+    greenthread is cancelled then (waiters raise ``GreenletExit``, links run); else it is spawned.
+    Nothing keeps the caller alive meanwhile, and no thread watches it: the timer thread looks once.
+
+    >>> spawn_after_local(0, sum, [1, 2]).wait()  # this thread is still running
+    3
+    """
+    if not callable(func):
+        raise TypeError(f"spawn_after_local() needs a callable, not {type(func).__name__}")
+    delay = check_timeout(seconds, "seconds", none_ok=False)
+    caller = weakref.ref(getcurrent())
+    greenthread = GreenThread(func, args, kwargs, contextvars.copy_context())
+    if delay >= 0.0:  # as in spawn_after
+        start = functools.partial(_start_later_local, greenthread, caller)
+        greenthread._timer = hub.call_later(delay, start)
     return greenthread
 
 
@@ -367,6 +518,22 @@ def _start_later(greenthread: GreenThread[Any]) -> None:
         hub.submit(greenthread._run)
     except RuntimeError as exc:
         greenthread.cancel(exc)
+
+
+def _start_later_local(
+    greenthread: GreenThread[Any], caller: weakref.ref[GreenThread[Any] | PlainThread]
+) -> None:
+    """In the timer thread: start a ``spawn_after_local`` greenthread, unless its caller has ended."""
+    current = caller()
+    if current is not None and not current.dead:
+        _start_later(greenthread)
+        return
+    # Cancelled on a worker thread, not here: its links are the user's code, and the timer thread
+    # serves every deadline of the process.
+    try:
+        hub.submit(greenthread.cancel)
+    except RuntimeError:
+        greenthread.cancel()  # no worker thread to be had: here, then
 
 
 def sleep(seconds: float = 0) -> None:
@@ -419,6 +586,7 @@ def run_inline(greenthread: GreenThread[Any]) -> BaseException | None:
     also returned, for the caller to raise.
     """
     greenthread._unclaimed.pop()  # nobody else has it yet: it cannot have been claimed
+    greenthread._unclaimed = _STARTED
     func, args, kwargs, context = greenthread._take_call()
     state = current_state()
     outcome: Outcome | None = None

@@ -5,8 +5,11 @@ shared queue costs a condition-variable round trip per call.  The hub keeps fini
 parked in a ``ParkingLot``, each on a lock of its own: ``submit`` unparks the most recently idled one,
 handing it the task, which is about as cheap as handing work to another thread gets.  Only when no
 worker is idle does it start a thread (up to ``max_threads``; past that, tasks wait in a FIFO queue that
-finishing workers drain).  Idle workers exit after ``idle_timeout`` seconds,
-and because hand-offs go to the most recently idled worker, the surplus ones are the ones that time out.
+finishing workers drain), and that thread starts its task only once ``submit`` lets it, as it returns.
+Either way a lock release wakes the worker and the submitter runs on: the task starts once the
+submitter lets go of the GIL, in practice after ``spawn()`` has returned.  Idle workers exit after
+``idle_timeout`` seconds, and because hand-offs go to the most recently idled worker, the surplus ones
+are the ones that time out.
 
 ``call_later`` runs a function after a delay on one shared timer thread (``_timer.py``): a heap of
 deadlines, never a thread per timer.
@@ -28,7 +31,7 @@ import numbers
 import os
 import sys
 import threading
-from _thread import allocate_lock
+from _thread import LockType, allocate_lock
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -305,14 +308,21 @@ class _Hub:
     def _start(self, first: Task, requeue: bool) -> None:
         """Start a worker thread whose first task is ``first``; the caller has counted it already.
 
+        The new thread runs ``first`` only once this returns (nearly: once it has released the go-ahead,
+        its last step, which never blocks), so that the submitter returns from ``spawn()`` before the
+        function can end, as when an idle worker is handed the task.  ``Thread.start()`` waits for the
+        thread to come up, and a thread that ran its task at once would run it right then.
+
         If the OS refuses, undo the count, put ``first`` back at the head of the queue if it came from
         there (``requeue``), and raise ``RuntimeError``.
         """
+        go = allocate_lock()
+        go.acquire()
         # Handed over in a list the worker empties, not as a thread argument: ``Thread`` would keep its
         # arguments alive until the thread ends.
         thread = threading.Thread(
             target=self._work,
-            args=([first],),
+            args=([first], go),
             name=f"threadevent-worker-{next(self._names)}",
             daemon=True,
         )
@@ -321,7 +331,8 @@ class _Hub:
         except RuntimeError as exc:
             # Raised before any thread exists (``start_new_thread`` failed), so the undo is exact.
             # Anything else (KeyboardInterrupt while ``start`` waits for the thread to come up) may come
-            # after the thread started, and then the thread counts and runs ``first`` as usual.
+            # after the thread started, and then the thread counts and runs ``first`` as usual: the
+            # go-ahead is given on every way out.
             with self._lock:
                 self._threads -= 1
                 self._spawned -= 1
@@ -332,13 +343,19 @@ class _Hub:
             raise RuntimeError(
                 f"threadevent could not start a worker thread ({running} running, max_threads={limit}): {exc}"
             ) from exc
+        finally:
+            go.release()  # a C call that never blocks: the worker may run ``first`` from now on
 
     # -- the worker thread ---------------------------------------------------------------------
 
-    def _work(self, first: list[Task]) -> None:
-        """A worker thread: run tasks until idle for ``idle_timeout``, or over the limit."""
+    def _work(self, first: list[Task], go: LockType) -> None:
+        """A worker thread: run tasks until idle for ``idle_timeout``, or over the limit.
+
+        ``first`` starts once its submitter has given the go-ahead (see ``_start``).
+        """
         current_state(create=True)  # so that a kill or a Timeout can interrupt its tasks
         _no_wakeup_preemption()
+        go.acquire()  # not a checkpoint: nothing may interrupt a worker between tasks
         task: Task | None = first.pop()
         while True:
             if task is not None:

@@ -15,7 +15,7 @@ from _thread import allocate_lock
 from collections.abc import Callable
 from time import monotonic
 from types import FrameType, TracebackType
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
 from threadevent import hub
 from threadevent._api import check_delay
@@ -40,6 +40,8 @@ logger = logging.getLogger("threadevent")
 
 _T = TypeVar("_T")
 _F = TypeVar("_F", bound=Callable[..., Any])
+_V = TypeVar("_V")
+_P = ParamSpec("_P")
 
 #: Orders deadlines by when they were armed, so that an enclosing block's deadline wins (see ``Deadline``).
 _ranks = itertools.count(1)
@@ -316,7 +318,17 @@ def _warn_escaped(timeout: Timeout, overrun: float, frame: FrameType) -> None:
 _NO_VALUE: Any = object()
 
 
-def with_timeout(seconds: float | None, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+# Two signatures because a ParamSpec's ``**kwargs`` cannot sit beside a keyword of our own: a call with
+# ``timeout_value`` matches the first, which cannot check the function's parameter types.
+@overload
+def with_timeout(
+    seconds: float | None, function: Callable[..., _T], /, *args: Any, timeout_value: _V, **kwargs: Any
+) -> _T | _V: ...
+@overload
+def with_timeout(
+    seconds: float | None, function: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+) -> _T: ...
+def with_timeout(seconds: float | None, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """Call ``function(*args, **kwargs)`` under a ``Timeout(seconds)``, as eventlet's.
 
     With the keyword ``timeout_value``, return it instead of raising when this deadline passes (an
@@ -339,7 +351,7 @@ def with_timeout(seconds: float | None, function: Callable[..., _T], *args: Any,
         if overrun is not None:
             _warn_escaped(timeout, overrun, sys._getframe(1))
         if exc is timeout and timeout_value is not _NO_VALUE:
-            return timeout_value  # type: ignore[no-any-return]
+            return timeout_value
         raise
     overrun = timeout._escaped(None)
     if overrun is not None:
