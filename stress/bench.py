@@ -440,16 +440,22 @@ def _passed_around(make: Callable[[], Any], threads_count: int = 4) -> Measure:
         sem = make()
         each = n // threads_count
 
+        # Without the barrier, the first thread is done before the last has started at the smaller
+        # sizes, and the row measures an uncontended semaphore.
+        ready = threading.Barrier(threads_count + 1)
+
         def hold() -> None:
             acquire, release = sem.acquire, sem.release
+            ready.wait()
             for _ in range(each):
                 acquire()
                 release()
 
         threads = [threading.Thread(target=hold) for _ in range(threads_count)]
-        start = time.perf_counter()
         for thread in threads:
             thread.start()
+        ready.wait()
+        start = time.perf_counter()
         for thread in threads:
             thread.join()
         return (time.perf_counter() - start) / (each * threads_count)
