@@ -78,12 +78,13 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 class GreenletExit(BaseException):
     """The default exception of ``kill()`` and ``cancel()``; a ``BaseException``, as in greenlet."""
 
-#: Whether a kill may be raised asynchronously in a busy greenthread: only before CPython 3.13.  On
-#: 3.13 an asynchronous exception can skip ``finally`` blocks and ``with`` exits (python/cpython#139622;
-#: a kill landing in ``with lock:`` left the lock held in 47 of 50 tries).  From 3.14 on, ``with``
-#: calls ``__enter__`` as an ordinary call, after which a pending asynchronous exception is raised
-#: before the block is protected, and the kill storm saw ``finally`` blocks of killed busy greenthreads
-#: skipped on 3.14.10.  There a kill waits for the target's next checkpoint.
+#: Whether a kill may be raised asynchronously in a busy greenthread: only before CPython 3.13.  From
+#: 3.13 on the interpreter raises an asynchronous exception at the eval-breaker check after the one
+#: where the thread gave up the GIL, so ``kill``'s look at the target's frames no longer tells where
+#: it lands (often on the first line of ``Lock.__exit__``, which then never releases); 3.13 and 3.14
+#: also skip the ``except`` and ``finally`` blocks of one raised on some loop back-edges
+#: (python/cpython#130279), and 3.14 raises one between ``with``'s ``__enter__`` and its block
+#: (python/cpython#148874).  Measured in docs/design.md.  There a kill waits for the next checkpoint.
 ASYNC_KILLS = sys.version_info < (3, 13)
 
 #: How many threads have an interrupt recorded and not yet raised.  A list so that readers can import
