@@ -204,10 +204,11 @@ class ThreadState:
         An asynchronous exception sent just before may still have been raised in the caller's own code
         before this call took the lock: callers run it in a retry loop until it returns.
         """
-        # On CPython 3.14 and later, ``with lock:`` calls ``__enter__`` as an ordinary call, after which
-        # a pending asynchronous exception is raised before the block is protected: a kill sent as this
-        # thread was taking this lock (the killer holds it while it sends) left it taken.  The
-        # function has ended: any hold of this thread's is such a leftover.
+        # A guard: where ``with lock:`` calls ``__enter__`` as an ordinary call (CPython 3.14), a kill
+        # sent asynchronously as this thread took this lock (the killer holds it while it sends) would
+        # be raised before the block is protected, leaving it taken.  No version that sends kills
+        # asynchronously today does so, but the function has ended: any hold of this thread's is such
+        # a leftover.
         while self.lock._is_owned():  # type: ignore[attr-defined]  # _thread.RLock's, which Condition uses
             self.lock.release()
         with self.lock:
