@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -329,3 +330,20 @@ def catches() -> Iterator[list[Catch]]:
     yield made
     for catch in made:
         catch.let_go()
+
+
+@pytest.fixture
+def gil_kept_until_blocking() -> Iterator[None]:
+    """A thread keeps the GIL until it blocks: a switch interval far longer than any step of the test.
+
+    What a worker does "before spawn() (or submit()) returns" is then what it can do without the GIL,
+    which is nothing: a thread woken while the spawner runs on waits for the spawner to block.
+    """
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        pytest.skip("needs the GIL: on a free-threaded build the function runs in parallel at once")
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(5.0)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(saved)

@@ -220,23 +220,6 @@ def test_spawn_returns_at_once_even_when_every_worker_is_busy(gts: Greenthreads)
     assert queued.wait() == "queued"
 
 
-@pytest.fixture
-def gil_kept_until_blocking() -> Iterator[None]:
-    """A thread keeps the GIL until it blocks: a switch interval far longer than any step of the test.
-
-    What a greenthread may do "before spawn() returns" is then what it can do without the GIL, which
-    is nothing: a thread woken while the spawner runs on waits for the spawner to block.
-    """
-    if not getattr(sys, "_is_gil_enabled", lambda: True)():
-        pytest.skip("needs the GIL: on a free-threaded build the function runs in parallel at once")
-    saved = sys.getswitchinterval()
-    sys.setswitchinterval(5.0)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(saved)
-
-
 def pool_spawn(func: Callable[..., Any]) -> GreenThread[Any]:
     return GreenPool(1).spawn(func)
 

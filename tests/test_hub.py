@@ -254,20 +254,6 @@ def test_new_idle_timeout_applies_to_already_idle_workers(gates: Gates) -> None:
     wait_until(lambda: hub.stats().threads == 0, timeout=10, what="idle workers to time out")
 
 
-@pytest.fixture
-def gil_kept_until_blocking() -> Iterator[None]:
-    """A thread keeps the GIL until it blocks: a switch interval far longer than any step of the test,
-    so that what a task does "before submit() returns" is what it can do without the GIL: nothing."""
-    if not getattr(sys, "_is_gil_enabled", lambda: True)():
-        pytest.skip("needs the GIL: on a free-threaded build the task runs in parallel at once")
-    saved = sys.getswitchinterval()
-    sys.setswitchinterval(5.0)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(saved)
-
-
 def test_a_task_on_a_new_thread_starts_only_after_submit_returns(gil_kept_until_blocking: None) -> None:
     """The race: ``Thread.start()`` waits for the new thread to come up, and the new thread used to run
     its first task right then, while its submitter waited: the task could end before ``submit()``
