@@ -755,6 +755,27 @@ def test_hub_timers_check_their_arguments(eventlet: Any) -> None:
         hub.schedule_call_local("soon", print)
 
 
+def test_the_hub_watches_no_file_descriptors_and_counts_its_pending_timers(eventlet: Any) -> None:
+    # eventlet's own test harness (and code that checks for a leaked listener) asks the hub after each
+    # test what it still watches; on threads nothing is registered with a hub.
+    hub = eventlet.hubs.get_hub()
+    assert list(hub.get_readers()) == [] and list(hub.get_writers()) == []
+    before = hub.get_timers_count()
+    done = threadevent.Event[None]()
+    let_go = hold_the_timer_thread(hub)
+    try:
+        cancelled = hub.schedule_call_global(0, print, "never")
+        due = hub.schedule_call_global(0, done.send, None)
+        assert hub.get_timers_count() == before + 2
+        cancelled.cancel()
+        assert hub.get_timers_count() == before + 1
+    finally:
+        let_go()
+    done.wait(PATIENCE)
+    wait_until(lambda: hub.get_timers_count() == before, what="the run timer to leave the count")
+    assert due.called
+
+
 def test_use_hub_does_nothing(eventlet: Any) -> None:
     assert eventlet.hubs.use_hub() is None
     assert eventlet.hubs.use_hub("poll") is None
