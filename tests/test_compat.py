@@ -214,6 +214,29 @@ def test_submodules_are_reached_as_attributes_without_an_import(eventlet: Any) -
     assert eventlet.event is sys.modules["eventlet.event"]
 
 
+def test_modules_that_import_eventlet_makes_reachable_are_reached_as_attributes_too(
+    eventlet: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # eventlet's own imports make these attributes: oslo.service writes eventlet.greenio.GreenPipe
+    # after a bare ``import eventlet``.  Reaching a stand-in so imports it (with its warning) only then.
+    import socket as stdlib_socket
+
+    assert eventlet.green.socket is stdlib_socket
+    assert eventlet.green.time is sys.modules["time"]
+    assert "eventlet.greenio" not in sys.modules
+    with caplog.at_level(logging.WARNING, logger="threadevent"):
+        greenio = eventlet.greenio
+    assert greenio is sys.modules["eventlet.greenio"]
+    assert "eventlet.greenio is not provided" in caplog.text
+    with pytest.raises(NotImplementedError, match="eventlet.greenio.GreenPipe"):
+        eventlet.greenio.GreenPipe(0, "r")
+    assert eventlet.hubs.hub is sys.modules["eventlet.hubs.hub"]
+    assert eventlet.support.greendns is sys.modules["eventlet.support.greendns"]
+    assert "greenio" not in eventlet.__all__  # a star import does not import the stand-ins
+    with pytest.raises(AttributeError):
+        eventlet.green.no_such_module  # noqa: B018
+
+
 def test_a_name_eventlet_has_but_the_alias_leaves_out_says_what_to_use(eventlet: Any) -> None:
     with pytest.raises(AttributeError, match=r"exc_after.*Timeout\(seconds, exception\)"):
         eventlet.exc_after  # noqa: B018

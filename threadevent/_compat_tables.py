@@ -19,6 +19,7 @@ __all__ = [
     "KNOWN_MODULES",
     "NOT_PROVIDED",
     "PACKAGES",
+    "REACHABLE",
     "REPLACEMENTS",
     "SUBMODULES",
 ]
@@ -79,6 +80,16 @@ ALIASES: dict[str, dict[str, str]] = {
     "eventlet.support.greenlets": _GREENLETS,
     "eventlet.timeout": _names(_TE, "Timeout is_timeout with_timeout wrap_is_timeout"),
     "eventlet.tpool": _names(_EXTRA, "Proxy execute killall set_num_threads setup"),
+}
+
+#: The submodules that importing eventlet makes attributes of its packages without an import statement of
+#: their own (its modules import them): code writes ``eventlet.greenio.GreenPipe`` after ``import eventlet``.
+#: Each is imported when first reached so; none is in ``__all__``, so a star import imports none of them.
+REACHABLE = {
+    "eventlet": frozenset(("greenio",)),
+    "eventlet.green": frozenset("os select socket ssl time".split()),
+    "eventlet.hubs": frozenset("epolls hub kqueue poll selects timer".split()),
+    "eventlet.support": frozenset(("greendns",)),
 }
 
 #: The alias modules that are packages: their submodules import.
