@@ -138,7 +138,8 @@ REPLACEMENTS = {
     "eventlet.dagpool": "a GreenPool with an Event per node, each node waiting for its predecessors' Events",
     "eventlet.db_pool": "your database driver's (or SQLAlchemy's) connection pool, or threadevent.Pool",
     "eventlet.debug": "faulthandler, sys.settrace or threading.settrace",
-    "eventlet.greenio": "the socket module: on threads a blocking socket blocks only its own thread",
+    "eventlet.greenio": "socket.socket for GreenSocket, open() or os.fdopen() for GreenPipe: on threads a "
+    "blocking socket or pipe blocks only its own thread",
     "eventlet.hubs": "no replacement: threads have no hub (threadevent.hub configures the worker threads)",
     "eventlet.support": "the standard library",
     "eventlet.support.six": "the six package, or plain Python 3",
