@@ -524,6 +524,45 @@ def test_listen_on_a_random_port_with_reuse_port_warns(eventlet: Any) -> None:
         convenience.listen(("127.0.0.1", 0), reuse_port=True).close()
 
 
+class RefusesReusePort(socket.socket):
+    """A socket whose kernel refuses SO_REUSEPORT with ``errno``, as Linux 6 does for a Unix socket."""
+
+    errno = 95  # EOPNOTSUPP
+
+    def setsockopt(self, level: int, option: int, value: Any, *rest: Any) -> None:
+        if option == getattr(socket, "SO_REUSEPORT", None):
+            raise OSError(self.errno, os.strerror(self.errno))
+        super().setsockopt(level, option, value, *rest)
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT here")
+def test_listen_goes_on_when_the_kernel_refuses_reuse_port(
+    eventlet: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As eventlet's listen: SO_REUSEPORT is best effort.  oslo.service listens on a Unix socket with
+    # the default reuse_port, which Linux refuses there.
+    import warnings
+
+    from eventlet import convenience
+
+    monkeypatch.setattr(socket, "socket", RefusesReusePort)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # eventlet warns only for EINVAL and ENOPROTOOPT
+        warnings.simplefilter("ignore", convenience.ReuseRandomPortWarning)
+        with convenience.listen(("127.0.0.1", 0), reuse_port=True) as server:
+            assert server.getsockname()[1] != 0
+    monkeypatch.setattr(RefusesReusePort, "errno", 22)
+    with pytest.warns(convenience.ReusePortUnavailableWarning):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", convenience.ReuseRandomPortWarning)
+            convenience.listen(("127.0.0.1", 0), reuse_port=True).close()
+    monkeypatch.undo()
+    if hasattr(socket, "AF_UNIX"):
+        path = str(tmp_path / "server.sock")
+        with convenience.listen(path, family=socket.AF_UNIX) as server:
+            assert server.getsockname() == path
+
+
 def test_connect_binds_first_when_asked(eventlet: Any) -> None:
     from eventlet import convenience
 

@@ -230,7 +230,7 @@ def listen(
 ) -> socket.socket:
     """A stdlib TCP socket listening on ``addr``, with eventlet's defaults.
 
-    ``SO_REUSEADDR`` unless ``reuse_addr`` is false; ``SO_REUSEPORT`` where the platform has it, unless
+    ``SO_REUSEADDR`` unless ``reuse_addr`` is false; ``SO_REUSEPORT`` where the platform allows it, unless
     ``reuse_port`` is false or the port is 0 (a random port: asking for it warns, as in eventlet).
     """
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -255,12 +255,15 @@ def listen(
 
 
 def _reuse_port(sock: socket.socket) -> None:
+    # Best effort, as in eventlet: a kernel that refuses it (Linux does for a Unix socket, EOPNOTSUPP)
+    # leaves the socket as it is; only EINVAL and ENOPROTOOPT (defined, but not supported here) warn.
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     except OSError as exc:
-        if get_errno(exc) not in (22, 92):  # EINVAL, ENOPROTOOPT: defined but not supported here
-            raise
-        warnings.warn("socket.SO_REUSEPORT is defined but not supported", ReusePortUnavailableWarning, 3)
+        if get_errno(exc) in (22, 92):
+            warnings.warn(
+                "socket.SO_REUSEPORT is defined but not supported", ReusePortUnavailableWarning, 3
+            )
 
 
 class _Stop:
