@@ -261,9 +261,7 @@ def _reuse_port(sock: socket.socket) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     except OSError as exc:
         if get_errno(exc) in (22, 92):
-            warnings.warn(
-                "socket.SO_REUSEPORT is defined but not supported", ReusePortUnavailableWarning, 3
-            )
+            warnings.warn("socket.SO_REUSEPORT is defined but not supported", ReusePortUnavailableWarning, 3)
 
 
 class _Stop:
