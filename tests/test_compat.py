@@ -214,6 +214,29 @@ def test_submodules_are_reached_as_attributes_without_an_import(eventlet: Any) -
     assert eventlet.event is sys.modules["eventlet.event"]
 
 
+def test_modules_that_import_eventlet_makes_reachable_are_reached_as_attributes_too(
+    eventlet: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # eventlet's own imports make these attributes: oslo.service writes eventlet.greenio.GreenPipe
+    # after a bare ``import eventlet``.  Reaching a stand-in so imports it (with its warning) only then.
+    import socket as stdlib_socket
+
+    assert eventlet.green.socket is stdlib_socket
+    assert eventlet.green.time is sys.modules["time"]
+    assert "eventlet.greenio" not in sys.modules
+    with caplog.at_level(logging.WARNING, logger="threadevent"):
+        greenio = eventlet.greenio
+    assert greenio is sys.modules["eventlet.greenio"]
+    assert "eventlet.greenio is not provided" in caplog.text
+    with pytest.raises(NotImplementedError, match=r"eventlet\.greenio\.GreenPipe.*os\.fdopen"):
+        eventlet.greenio.GreenPipe(0, "r")  # a pipe: the message names what replaces it too
+    assert eventlet.hubs.hub is sys.modules["eventlet.hubs.hub"]
+    assert eventlet.support.greendns is sys.modules["eventlet.support.greendns"]
+    assert "greenio" not in eventlet.__all__  # a star import does not import the stand-ins
+    with pytest.raises(AttributeError):
+        eventlet.green.no_such_module  # noqa: B018
+
+
 def test_a_name_eventlet_has_but_the_alias_leaves_out_says_what_to_use(eventlet: Any) -> None:
     with pytest.raises(AttributeError, match=r"exc_after.*Timeout\(seconds, exception\)"):
         eventlet.exc_after  # noqa: B018
@@ -501,6 +524,45 @@ def test_listen_on_a_random_port_with_reuse_port_warns(eventlet: Any) -> None:
         convenience.listen(("127.0.0.1", 0), reuse_port=True).close()
 
 
+class RefusesReusePort(socket.socket):
+    """A socket whose kernel refuses SO_REUSEPORT with ``errno``, as Linux 6 does for a Unix socket."""
+
+    errno = 95  # EOPNOTSUPP
+
+    def setsockopt(self, level: int, option: int, value: Any, *rest: Any) -> None:
+        if option == getattr(socket, "SO_REUSEPORT", None):
+            raise OSError(self.errno, os.strerror(self.errno))
+        super().setsockopt(level, option, value, *rest)
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT here")
+def test_listen_goes_on_when_the_kernel_refuses_reuse_port(
+    eventlet: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As eventlet's listen: SO_REUSEPORT is best effort.  oslo.service listens on a Unix socket with
+    # the default reuse_port, which Linux refuses there.
+    import warnings
+
+    from eventlet import convenience
+
+    monkeypatch.setattr(socket, "socket", RefusesReusePort)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # eventlet warns only for EINVAL and ENOPROTOOPT
+        warnings.simplefilter("ignore", convenience.ReuseRandomPortWarning)
+        with convenience.listen(("127.0.0.1", 0), reuse_port=True) as server:
+            assert server.getsockname()[1] != 0
+    monkeypatch.setattr(RefusesReusePort, "errno", 22)
+    with pytest.warns(convenience.ReusePortUnavailableWarning):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", convenience.ReuseRandomPortWarning)
+            convenience.listen(("127.0.0.1", 0), reuse_port=True).close()
+    monkeypatch.undo()
+    if hasattr(socket, "AF_UNIX"):
+        path = str(tmp_path / "server.sock")
+        with convenience.listen(path, family=socket.AF_UNIX) as server:
+            assert server.getsockname() == path
+
+
 def test_connect_binds_first_when_asked(eventlet: Any) -> None:
     from eventlet import convenience
 
@@ -676,6 +738,11 @@ def test_hub_clock_is_monotonic(eventlet: Any) -> None:
     assert hub is eventlet.hubs.get_hub()
     first = hub.clock()
     assert hub.clock() >= first
+    # eventlet's hub holds time.monotonic itself, and code checks which clock it has (oslo.service
+    # tests hub.clock == time.monotonic).
+    import time
+
+    assert hub.clock == time.monotonic
 
 
 def test_schedule_call_global_runs_on_the_timer_thread(eventlet: Any) -> None:
@@ -753,6 +820,27 @@ def test_hub_timers_check_their_arguments(eventlet: Any) -> None:
         hub.schedule_call_global(0, "not callable")
     with pytest.raises(TypeError, match="seconds"):
         hub.schedule_call_local("soon", print)
+
+
+def test_the_hub_watches_no_file_descriptors_and_counts_its_pending_timers(eventlet: Any) -> None:
+    # eventlet's own test harness (and code that checks for a leaked listener) asks the hub after each
+    # test what it still watches; on threads nothing is registered with a hub.
+    hub = eventlet.hubs.get_hub()
+    assert list(hub.get_readers()) == [] and list(hub.get_writers()) == []
+    before = hub.get_timers_count()
+    done = threadevent.Event[None]()
+    let_go = hold_the_timer_thread(hub)
+    try:
+        cancelled = hub.schedule_call_global(0, print, "never")
+        due = hub.schedule_call_global(0, done.send, None)
+        assert hub.get_timers_count() == before + 2
+        cancelled.cancel()
+        assert hub.get_timers_count() == before + 1
+    finally:
+        let_go()
+    done.wait(PATIENCE)
+    wait_until(lambda: hub.get_timers_count() == before, what="the run timer to leave the count")
+    assert due.called
 
 
 def test_use_hub_does_nothing(eventlet: Any) -> None:

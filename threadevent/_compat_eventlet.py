@@ -230,7 +230,7 @@ def listen(
 ) -> socket.socket:
     """A stdlib TCP socket listening on ``addr``, with eventlet's defaults.
 
-    ``SO_REUSEADDR`` unless ``reuse_addr`` is false; ``SO_REUSEPORT`` where the platform has it, unless
+    ``SO_REUSEADDR`` unless ``reuse_addr`` is false; ``SO_REUSEPORT`` where the platform allows it, unless
     ``reuse_port`` is false or the port is 0 (a random port: asking for it warns, as in eventlet).
     """
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -255,12 +255,13 @@ def listen(
 
 
 def _reuse_port(sock: socket.socket) -> None:
+    # Best effort, as in eventlet: a kernel that refuses it (Linux does for a Unix socket, EOPNOTSUPP)
+    # leaves the socket as it is; only EINVAL and ENOPROTOOPT (defined, but not supported here) warn.
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     except OSError as exc:
-        if get_errno(exc) not in (22, 92):  # EINVAL, ENOPROTOOPT: defined but not supported here
-            raise
-        warnings.warn("socket.SO_REUSEPORT is defined but not supported", ReusePortUnavailableWarning, 3)
+        if get_errno(exc) in (22, 92):
+            warnings.warn("socket.SO_REUSEPORT is defined but not supported", ReusePortUnavailableWarning, 3)
 
 
 class _Stop:
@@ -387,20 +388,24 @@ class HubTimer:
         args: tuple[Any, ...],
         kw: dict[str, Any],
         owner_gone: Callable[[], bool] | None,
+        ended: Callable[[HubTimer], None] = lambda timer: None,
     ) -> None:
         if not callable(cb):
             raise TypeError(f"a hub timer needs a callable cb, not {type(cb).__name__}")
+        delay = check_delay(seconds)
         self.seconds = seconds
         #: True once the call has run, been skipped or been cancelled (eventlet's ``called``).
         self.called = False
         self._call: tuple[Callable[..., object], tuple[Any, ...], dict[str, Any]] | None = (cb, args, kw)
         self._owner_gone = owner_gone
-        self._handle = hub.call_later(check_delay(seconds), self._fire)
+        self._ended = ended
+        self._handle = hub.call_later(delay, self._fire)
 
     def _fire(self) -> None:
         # The timer thread calls this at most once, and never after a cancel() that stopped it.
         call, self._call = self._call, None
         self.called = True
+        self._ended(self)
         if call is None or (self._owner_gone is not None and self._owner_gone()):
             return
         cb, args, kw = call
@@ -417,6 +422,7 @@ class HubTimer:
         self.called = True
         if self._handle.cancel():
             self._call = None  # the timer thread will never look at it: drop the references now
+            self._ended(self)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} seconds={self.seconds!r} called={self.called}>"
@@ -437,24 +443,51 @@ class Hub:
 
     The timer callbacks run one at a time on that thread, so, as in eventlet's hub (where a callback may
     not block either), each must be quick: hand real work on, e.g. with ``spawn``.  There is no event
-    loop: no ``switch``, ``add`` or ``run`` here.
+    loop: no ``switch``, ``add`` or ``run`` here, and no file descriptor is ever registered with it
+    (``get_readers()`` and ``get_writers()``, which test harnesses check for leaks, are empty).
     """
 
-    def clock(self) -> float:
-        """The hub's clock: ``time.monotonic()``."""
-        return monotonic()
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._timers: set[HubTimer] = set()  # scheduled here, neither run nor cancelled yet
+
+    #: The hub's clock: ``time.monotonic`` itself, as in eventlet (code compares ``hub.clock`` with it).
+    clock = staticmethod(monotonic)
 
     def schedule_call_global(
         self, seconds: float, cb: Callable[..., object], *args: Any, **kw: Any
     ) -> HubTimer:
         """Call ``cb(*args, **kw)`` after ``seconds``, on the timer thread; ``cancel()`` stops it."""
-        return HubTimer(seconds, cb, args, kw, None)
+        return self._add(HubTimer(seconds, cb, args, kw, None, self._ended))
 
     def schedule_call_local(
         self, seconds: float, cb: Callable[..., object], *args: Any, **kw: Any
     ) -> HubTimer:
         """As ``schedule_call_global``, but skipped if the calling greenthread (or thread) ends first."""
-        return HubTimer(seconds, cb, args, kw, _current_owner_gone())
+        return self._add(HubTimer(seconds, cb, args, kw, _current_owner_gone(), self._ended))
+
+    def _add(self, timer: HubTimer) -> HubTimer:
+        with self._lock:
+            if not timer.called:  # it may have fired already, on the timer thread
+                self._timers.add(timer)
+        return timer
+
+    def _ended(self, timer: HubTimer) -> None:
+        with self._lock:
+            self._timers.discard(timer)
+
+    def get_timers_count(self) -> int:
+        """How many calls scheduled on this hub have neither run nor been cancelled yet."""
+        with self._lock:
+            return len(self._timers)
+
+    def get_readers(self) -> list[Any]:
+        """Empty: on threads each socket blocks its own thread, and no hub watches file descriptors."""
+        return []
+
+    def get_writers(self) -> list[Any]:
+        """Empty: on threads each socket blocks its own thread, and no hub watches file descriptors."""
+        return []
 
     def __repr__(self) -> str:
         return f"<threadevent.compat stand-in hub at {id(self):#x}>"

@@ -19,6 +19,7 @@ __all__ = [
     "KNOWN_MODULES",
     "NOT_PROVIDED",
     "PACKAGES",
+    "REACHABLE",
     "REPLACEMENTS",
     "SUBMODULES",
 ]
@@ -81,6 +82,16 @@ ALIASES: dict[str, dict[str, str]] = {
     "eventlet.tpool": _names(_EXTRA, "Proxy execute killall set_num_threads setup"),
 }
 
+#: The submodules that importing eventlet makes attributes of its packages without an import statement of
+#: their own (its modules import them): code writes ``eventlet.greenio.GreenPipe`` after ``import eventlet``.
+#: Each is imported when first reached so; none is in ``__all__``, so a star import imports none of them.
+REACHABLE = {
+    "eventlet": frozenset(("greenio",)),
+    "eventlet.green": frozenset("os select socket ssl time".split()),
+    "eventlet.hubs": frozenset("epolls hub kqueue poll selects timer".split()),
+    "eventlet.support": frozenset(("greendns",)),
+}
+
 #: The alias modules that are packages: their submodules import.
 PACKAGES = frozenset(("eventlet", "eventlet.green", "eventlet.hubs", "eventlet.support"))
 
@@ -127,7 +138,8 @@ REPLACEMENTS = {
     "eventlet.dagpool": "a GreenPool with an Event per node, each node waiting for its predecessors' Events",
     "eventlet.db_pool": "your database driver's (or SQLAlchemy's) connection pool, or threadevent.Pool",
     "eventlet.debug": "faulthandler, sys.settrace or threading.settrace",
-    "eventlet.greenio": "the socket module: on threads a blocking socket blocks only its own thread",
+    "eventlet.greenio": "socket.socket for GreenSocket, open() or os.fdopen() for GreenPipe: on threads a "
+    "blocking socket or pipe blocks only its own thread",
     "eventlet.hubs": "no replacement: threads have no hub (threadevent.hub configures the worker threads)",
     "eventlet.support": "the standard library",
     "eventlet.support.six": "the six package, or plain Python 3",

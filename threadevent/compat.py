@@ -70,6 +70,7 @@ from threadevent._compat_tables import (
     KNOWN_MODULES,
     NOT_PROVIDED,
     PACKAGES,
+    REACHABLE,
     REPLACEMENTS,
 )
 
@@ -100,10 +101,13 @@ def _resolve(alias: str, target: str) -> Any:
 def _fill_alias(module: ModuleType, name: str) -> None:
     """Make ``module`` the alias ``name``: its names are looked up in threadevent when first used."""
     table = ALIASES[name]
+    reachable = REACHABLE.get(name, frozenset())
     namespace = module.__dict__
 
     def __getattr__(attribute: str) -> Any:
         target = table.get(attribute)
+        if target is None and attribute in reachable:
+            target = f"{name}.{attribute}"  # a submodule, imported now: the import binds it here
         if target is None:
             message = f"module {name!r} has no attribute {attribute!r}"
             advice = NOT_PROVIDED.get(f"{name}.{attribute}")
@@ -115,7 +119,7 @@ def _fill_alias(module: ModuleType, name: str) -> None:
         return value
 
     def __dir__() -> list[str]:
-        return sorted(set(namespace) | set(table))
+        return sorted(set(namespace) | set(table) | reachable)
 
     namespace["__doc__"] = (
         f"eventlet's {name!r} under threadevent.compat: the same names, on threads "
