@@ -94,9 +94,9 @@ def check_delay(seconds: object, name: str = "seconds") -> float:
 
 
 def check_size(size: object, name: str, minimum: int | None = 0) -> int:
-    """``size`` as a whole number (an int, or an object with ``__index__``; not a bool), checked."""
+    """``size`` as an int (or an object with ``__index__``; not a bool), checked."""
     if isinstance(size, bool) or not hasattr(type(size), "__index__"):
-        raise TypeError(f"{name} must be a whole number, not {type(size).__name__} {size!r}")
+        raise TypeError(f"{name} must be an int, not {type(size).__name__} {size!r}")
     number = operator.index(size)  # type: ignore[arg-type]
     if minimum is not None and number < minimum:
         raise ValueError(f"{name} must be >= {minimum}, not {number}")
