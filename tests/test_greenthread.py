@@ -1378,26 +1378,33 @@ def test_kill_with_a_timeout_returns_false_when_the_target_catches_every_kill(gt
 
 
 def test_kill_with_a_timeout_returns_false_while_the_target_is_in_a_c_call(gts: Greenthreads) -> None:
-    # A kill cannot cut a blocking C call short (``time.sleep``, a stdlib lock): kill(timeout=...)
-    # returns False, and the kill stays pending: it lands as soon as the target is back in Python code
-    # (asynchronously) or at its next checkpoint, whichever the interpreter offers first.
+    # A kill cannot cut a blocking C call short (here ``os.read`` on a pipe, as a socket read; a stdlib
+    # lock below): kill(timeout=...) returns False, and the kill stays pending: it lands as soon as the
+    # target is back in Python code (asynchronously) or at its next checkpoint, whichever the
+    # interpreter offers first.  The test ends the C call itself, so no timing decides the outcome.
     entered = threading.Event()
     after: list[str] = []
+    read_end, write_end = os.pipe()
 
     def in_c() -> None:
         entered.set()
-        time.sleep(1.0)
+        os.read(read_end, 1)
         after.append("back in Python")
         sleep(3600)  # a checkpoint: the pending kill is raised here at the latest
         after.append("never")
 
-    gt = gts.spawn(in_c)
-    assert entered.wait(PATIENCE)
-    sent = KillError("pending")
-    assert run_bounded(lambda: gt.kill(sent, timeout=0.2)) is False
-    assert not gt.dead
-    assert isinstance(gt.exception(PATIENCE), KillError)
-    assert "never" not in after
+    try:
+        gt = gts.spawn(in_c)
+        assert entered.wait(PATIENCE)
+        sent = KillError("pending")
+        assert run_bounded(lambda: gt.kill(sent, timeout=0.2)) is False
+        assert not gt.dead
+        os.write(write_end, b"x")
+        assert isinstance(gt.exception(PATIENCE), KillError)
+        assert "never" not in after
+    finally:
+        os.close(write_end)
+        os.close(read_end)
 
 
 def test_kill_with_a_timeout_returns_false_while_the_target_waits_on_a_stdlib_lock(
