@@ -134,6 +134,10 @@ def current_greenthread() -> GreenThread[Any] | None:
     return current_owner()  # type: ignore[return-value]
 
 
+#: Why a wait for the calling greenthread itself is refused, in ``wait()`` and the wait-on-many functions.
+SELF_WAIT = "cannot wait for the greenthread it is called from"
+
+
 #: What a greenthread's ``_unclaimed`` becomes once its function has started: empty, so that ``cancel()``
 #: finds nothing left to claim, and shared, so that ``bool()`` tells a started greenthread from a
 #: cancelled one (which keeps its own emptied list).  Nothing ever adds to it.
@@ -243,7 +247,7 @@ class GreenThread(Waitable[_T]):
         # iteration): inside the greenthread itself it would never end.  ``threading.Thread.join()``
         # raises there too, and code that waits for a group of threads relies on it to skip itself.
         if current_owner() is self:
-            raise RuntimeError("cannot wait for the greenthread it is called from")
+            raise RuntimeError(SELF_WAIT)
         return Waitable._wait(self, timeout)
 
     @property
