@@ -884,6 +884,79 @@ def test_getcurrent_in_a_thread_threading_did_not_start(wait_until: Callable[...
     wait_until(lambda: me.dead, what="the stand-in of an ended foreign thread to be dead")
 
 
+def test_getcurrent_in_a_link_run_as_the_greenthread_ends_is_that_greenthread(gts: Greenthreads) -> None:
+    """eventlet runs the links registered before the end in the greenthread itself, as it exits: a link
+    that asks ``getcurrent()`` (a registry keyed by greenthread, cleaned up in a link) finds it.  So do
+    the links those links add, and the links of an ended greenthread that one of them adds, which run
+    in their caller: this exit.  (It used to be the worker thread's stand-in.)"""
+    gt, gate, _ = gts.blocked()
+    ended = gts.spawn(lambda: None)
+    ended.wait()
+    seen: dict[str, Any] = {}
+    all_ran = threading.Event()
+
+    def last(g: GreenThread[Any]) -> None:
+        seen["added by a link"] = getcurrent()
+        all_ran.set()
+
+    def first(g: GreenThread[Any]) -> None:
+        seen["linked before the end"] = getcurrent()
+        ended.link(lambda _: seen.setdefault("another's, added by a link", getcurrent()))
+        g.link(last)
+
+    gt.link(first)
+    gate.send(None)
+    assert all_ran.wait(PATIENCE)
+    where = ["linked before the end", "another's, added by a link", "added by a link"]
+    assert seen == dict.fromkeys(where, gt)
+
+
+def test_getcurrent_in_a_link_run_in_its_caller_is_the_caller(gts: Greenthreads, threads: Threads) -> None:
+    """A link added once the greenthread has ended, or run by ``cancel()`` before it started, runs in the
+    caller: as in eventlet, ``getcurrent()`` there is the caller, a greenthread or a plain thread."""
+    ended = gts.spawn(lambda: None)
+    ended.wait()
+    seen: list[Any] = []
+    ended.link(lambda _: seen.append(getcurrent()))
+    assert seen == [getcurrent()] and isinstance(seen[0], PlainThread)
+
+    caller = gts.spawn(lambda: ended.link(lambda _: seen.append(getcurrent())))
+    caller.wait()
+    assert seen[1] is caller
+
+    later = gts.track(spawn_after(3600, lambda: None))
+    later.link(lambda _: seen.append(getcurrent()))
+    plain = threads.start(lambda: (getcurrent(), later.cancel()))
+    me, cancelled = plain.result()
+    assert cancelled and seen[2] is me and isinstance(me, PlainThread)
+
+
+def test_after_its_links_the_worker_is_itself_again(gts: Greenthreads) -> None:
+    """Once a greenthread's exit links have run, the next task of its worker thread is not taken for it:
+    a ``spawn_n`` function (which has no greenthread) sees the worker's stand-in."""
+    retire_all()
+    hub.configure(max_threads=1, idle_timeout=PATIENCE * 10)  # one worker: the next task runs on it
+    gate = gts.gate()
+    gt = gts.spawn(gate.wait)
+    seen: list[tuple[Any, int]] = []
+    done = threading.Event()
+
+    def after() -> None:
+        seen.append((getcurrent(), threading.get_ident()))
+        done.set()
+
+    def link(g: GreenThread[Any]) -> None:
+        seen.append((getcurrent(), threading.get_ident()))
+        spawn_n(after)  # queued behind this exit: the one worker is busy with it
+
+    gt.link(link)
+    gate.send(None)
+    assert done.wait(PATIENCE)
+    (in_link, worker), (in_next_task, same_worker) = seen
+    assert in_link is gt and same_worker == worker
+    assert isinstance(in_next_task, PlainThread) and in_next_task.ident == worker
+
+
 # -- link / unlink ------------------------------------------------------------------------------------
 
 

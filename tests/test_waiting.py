@@ -36,7 +36,7 @@ from conftest import ITEM_KINDS, PATIENCE, Items, Threads, Worker, parked, run_b
 from hypothesis import given
 from hypothesis import strategies as st
 
-from threadevent import Event, GreenletExit, GreenThread, spawn, spawn_after
+from threadevent import Event, GreenletExit, GreenThread, getcurrent, spawn, spawn_after
 from threadevent.waiting import as_completed, wait_all, wait_any
 
 KINDS = ITEM_KINDS
@@ -263,6 +263,61 @@ def test_as_completed_checks_its_arguments_at_the_call_not_at_the_first_step(ite
         as_completed([*watched, 42])
     with pytest.raises(TypeError):
         as_completed(watched[0])
+
+
+#: The calls themselves: ``as_completed`` is checked at the call, not at its first step.
+SELF_WAITS: dict[str, Callable[..., Any]] = {
+    "wait_any": wait_any,
+    "wait_all": wait_all,
+    "as_completed": as_completed,
+}
+
+
+@pytest.mark.parametrize("timeout", [None, 0, PATIENCE])
+@pytest.mark.parametrize("name", list(SELF_WAITS))
+def test_waiting_on_the_calling_greenthread_raises_runtime_error_at_the_call(
+    items: Items, name: str, timeout: float | None
+) -> None:
+    """As ``GreenThread.wait()`` inside itself (and ``threading.Thread.join()``): the calling greenthread
+    cannot end while it waits, so the call would wait for ever, or till its timeout for nothing.  Raised
+    at the call, before anything is hooked, also when another item is done already.  (It used to wait.)"""
+    pending_event, pending_future, done = items.mix(["event", "future", "event"])
+    items.finish(done)
+
+    def body() -> Any:
+        me = getcurrent()
+        try:
+            SELF_WAITS[name]([pending_event, done, me, pending_future], timeout)
+        except RuntimeError as exc:
+            return str(exc), internals.callbacks(pending_event), internals.callbacks(me)
+        return "returned", None, None
+
+    gt = spawn(body)
+    message, hooked_on_event, hooked_on_itself = gt.result(PATIENCE)
+    assert message == f"{name}(): cannot wait for the greenthread it is called from"
+    assert hooked_on_event == 0 and hooked_on_itself == 0
+    assert pending_future._done_callbacks == []  # type: ignore[attr-defined]
+    assert not pending_event.ready() and not pending_future.done()
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_a_link_may_wait_on_its_own_greenthread_which_has_ended(items: Items, name: str) -> None:
+    # The link runs in the greenthread's worker thread once its function has ended: nothing to refuse.
+    gate = items.make("event")
+    gt = spawn(gate.wait)
+    got: list[Any] = []
+    ran = threading.Event()
+
+    def link(g: GreenThread[Any]) -> None:
+        try:
+            got.append(CALLS[name]([g], PATIENCE))
+        finally:
+            ran.set()
+
+    gt.link(link)
+    items.complete(gate)
+    assert ran.wait(PATIENCE)
+    assert got == [{"wait_any": gt, "wait_all": True, "as_completed": [gt]}[name]]
 
 
 def test_huge_timeouts_mean_forever(items: Items, threads: Threads) -> None:

@@ -8,6 +8,8 @@ the calls sit in a function nobody calls (pytest imports this file for its docte
 
 from __future__ import annotations
 
+from typing import Any
+
 import threadevent
 from threadevent import (
     GreenPile,
@@ -19,6 +21,7 @@ from threadevent import (
     spawn_n,
     with_timeout,
 )
+from threadevent.greenpool import ImapIterator
 
 
 def square(n: int) -> int:
@@ -61,6 +64,23 @@ def _cases() -> None:
     pile.spawn(square, 3)
     pile.spawn(square, "x")  # type: ignore[arg-type]
 
+    # imap and starmap carry the function's return type, and eventlet's next() is there.
+    squares = pool.imap(square, range(3))
+    first: int = next(squares)
+    second: int = squares.next()
+    wrong: str = squares.next()  # type: ignore[assignment]
+    typed: ImapIterator[int] = pool.imap(square, [1, 2])
+    for each in pool.imap(greet, ["ann", "bob"]):
+        each.upper()
+    pool.imap(square, ["x"])  # type: ignore[arg-type]
+    pool.imap(square, [1], [2])  # type: ignore[arg-type]
+    powers: ImapIterator[int] = pool.imap(pow, [2, 3], [3, 2])
+    pool.imap(1, [1])  # type: ignore[call-overload]
+    pairs: ImapIterator[tuple[Any, ...]] = pool.imap(None, [1], ["a"])
+    started: ImapIterator[int] = pool.starmap(square, [(1,), (2,)])
+    started_wrong: ImapIterator[str] = pool.starmap(square, [(1,)])  # type: ignore[arg-type]
+    again: int = iter(started).next()
+
     # with_timeout: checked through the function, except when timeout_value is given.
     n: int = with_timeout(1.0, square, 3)
     with_timeout(1.0, square, "x")  # type: ignore[call-overload]
@@ -73,3 +93,4 @@ def _cases() -> None:
 
     threadevent.spawn(square, 3).wait() + 1
     print(gt, bad, later, local, pooled, n, maybe)
+    print(first, second, wrong, typed, powers, pairs, started, started_wrong, again)

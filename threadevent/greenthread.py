@@ -66,6 +66,8 @@ class _Current(threading.local):
     running_links: dict[int, list[list[Any]]] | None = None
     #: The stand-in of this thread for ``getcurrent()``, once asked for.
     alive: _Alive | None = None
+    #: The greenthread whose exit links this worker thread is running: ``getcurrent()`` there.
+    exiting: GreenThread[Any] | None = None
 
 
 _current = _Current()
@@ -112,6 +114,10 @@ class PlainThread:
 def getcurrent() -> GreenThread[Any] | PlainThread:
     """The greenthread running in the calling thread; in a thread that runs none, its ``PlainThread``.
 
+    In a link that runs as the greenthread ends, on its worker thread, that greenthread (eventlet runs
+    those links in the ending greenthread itself); in a link run in its caller (linked once the
+    greenthread had ended, or run by ``cancel()``), the caller.
+
     >>> from threadevent import spawn
     >>> gt = spawn(getcurrent)
     >>> gt.wait() is gt
@@ -122,9 +128,13 @@ def getcurrent() -> GreenThread[Any] | PlainThread:
     owner = current_owner()
     if owner is not None:
         return owner  # type: ignore[return-value]
-    alive = _current.alive
+    current = _current
+    exiting = current.exiting
+    if exiting is not None:
+        return exiting
+    alive = current.alive
     if alive is None:
-        alive = _current.alive = _Alive()
+        alive = current.alive = _Alive()
     return alive.stand_in
 
 
@@ -132,6 +142,10 @@ def current_greenthread() -> GreenThread[Any] | None:
     """The greenthread running in the calling thread, or None: for threadevent's own checks, which must
     not make a stand-in for every plain thread they run in."""
     return current_owner()  # type: ignore[return-value]
+
+
+#: Why a wait for the calling greenthread itself is refused, in ``wait()`` and the wait-on-many functions.
+SELF_WAIT = "cannot wait for the greenthread it is called from"
 
 
 #: What a greenthread's ``_unclaimed`` becomes once its function has started: empty, so that ``cancel()``
@@ -209,8 +223,12 @@ class GreenThread(Waitable[_T]):
             except BaseException as exc:
                 if outcome is None:
                     outcome = _failed(state, exc)
-        self._state = None
-        self._publish(outcome)
+        # ``_state`` is cleared only once the links have run: while it is this thread's, they are
+        # this greenthread's exit (see ``_run_callbacks``).  A kill meanwhile finds no owner there.
+        try:
+            self._publish(outcome)
+        finally:
+            self._state = None
         # This frame heads the traceback of a failed function's outcome, which a log record kept by
         # a handler may hold too: it must not hold the greenthread (a cycle only the gc would break).
         del self
@@ -243,7 +261,7 @@ class GreenThread(Waitable[_T]):
         # iteration): inside the greenthread itself it would never end.  ``threading.Thread.join()``
         # raises there too, and code that waits for a group of threads relies on it to skip itself.
         if current_owner() is self:
-            raise RuntimeError("cannot wait for the greenthread it is called from")
+            raise RuntimeError(SELF_WAIT)
         return Waitable._wait(self, timeout)
 
     @property
@@ -276,8 +294,9 @@ class GreenThread(Waitable[_T]):
     ) -> None:
         """Call ``func(self, *curried_args, **curried_kwargs)`` once the function has ended.
 
-        Links run in the order linked, in the worker thread; at once, in the caller, if it has ended
-        already.  A link may link further functions; they run after it, never recursively.
+        Links run in the order linked, in the worker thread (where ``getcurrent()`` is this greenthread);
+        at once, in the caller, if it has ended already.  A link may link further functions; they run
+        after it, never recursively.
         """
         if not callable(func):
             raise TypeError(f"link() needs a callable, not {type(func).__name__}")
@@ -314,6 +333,12 @@ class GreenThread(Waitable[_T]):
             queue.append(callbacks)
             return
         queue = running[key] = []
+        # Run by _run() on this greenthread's own worker, as it ends: getcurrent() in them is this
+        # greenthread, as in eventlet.  Run in a caller (linked once ended, cancel()): the caller.
+        state = self._state
+        exiting = state is not None and state is current_state()
+        if exiting:
+            _current.exiting = self
         try:
             Waitable._run_callbacks(self, callbacks, outcome)
             while queue:
@@ -325,6 +350,8 @@ class GreenThread(Waitable[_T]):
                     Waitable._run_callbacks(self, queue.pop(0), outcome)
             finally:
                 del running[key]
+                if exiting:
+                    _current.exiting = None
 
     # -- stopping --------------------------------------------------------------------------------
 

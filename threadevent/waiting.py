@@ -22,6 +22,7 @@ from threadevent._api import TIMEOUT_MAX, OutcomeHook, TimeoutExpired, check_tim
 from threadevent._checkpoint import PENDING, check
 from threadevent._parking import ParkingLot
 from threadevent._waitable import Waitable, add_hook, remove_hook
+from threadevent.greenthread import SELF_WAIT, current_greenthread
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -55,7 +56,8 @@ def wait_any(items: Iterable[_Item], timeout: float | None = None) -> _Item | No
     once.  It does not retrieve the outcome: call ``wait()`` or ``result()`` on what it returns.  An
     empty ``items`` returns ``None`` at once, as ``concurrent.futures.wait`` returns at once with
     nothing done.  ``timeout <= 0`` never blocks.  A checkpoint: a kill or an expired ``Timeout`` of the
-    calling thread interrupts it.
+    calling thread interrupts it.  The calling greenthread among ``items`` raises ``RuntimeError`` at
+    once, as its own ``wait()`` does: it cannot end while it waits.
 
     What it replaces: a loop that sleeps and polls ``ready()`` on each item.
 
@@ -93,7 +95,7 @@ def wait_all(items: Iterable[_Item], timeout: float | None = None) -> bool:
     done at once (``True``).  An Event sent while this call watches it counts as done, even if
     ``reset()`` follows at once.  It does not retrieve any outcome: an item that failed still counts as
     done, and its exception is for ``wait()``/``result()`` to raise.  ``timeout <= 0`` never blocks.  A
-    checkpoint.
+    checkpoint.  The calling greenthread among ``items``: ``RuntimeError``, as in ``wait_any``.
 
     >>> from threadevent import spawn
     >>> workers = [spawn(pow, 2, n) for n in range(4)]
@@ -143,7 +145,8 @@ def as_completed(items: Iterable[_Item], timeout: float | None = None) -> Iterat
     still yielded first, however slowly the loop consumes them).  Nothing is retrieved: call ``wait()``
     or ``result()`` on each item.  Every step is a checkpoint, also one with an item at hand.
 
-    Bad arguments raise here, at the call.  The callbacks are hooked on when iteration starts, and taken
+    Bad arguments raise here, at the call, as does the calling greenthread among ``items``
+    (``RuntimeError``, as in ``wait_any``).  The callbacks are hooked on when iteration starts, and taken
     off when it ends: by exhaustion, the timeout, an interrupt, or ``close()`` on an iteration
     abandoned half-way (which a ``for`` loop left by ``break`` gets when the generator is dropped).
 
@@ -300,7 +303,8 @@ def _deadline(seconds: float) -> float:
 
 
 def _distinct(items: Iterable[_I], caller: str) -> list[_I]:
-    """``items`` as a list without repeats (by identity), each checked to be something we can watch."""
+    """``items`` as a list without repeats (by identity), each checked to be something we can watch and
+    not the calling greenthread."""
     try:
         iterator = iter(items)
     except TypeError:
@@ -312,6 +316,10 @@ def _distinct(items: Iterable[_I], caller: str) -> list[_I]:
         raise TypeError(f"{caller}() takes {expected}, {problem}") from None
     watched: list[_I] = []
     seen: set[int] = set()
+    # The calling greenthread cannot end while it waits: as its own wait(), refused rather than waited
+    # for (for ever, or until the timeout, with nothing to gain).  None in a plain thread, and while a
+    # greenthread's links run: by then it has ended, and may be waited on.
+    me = current_greenthread()
     for item in iterator:
         if not isinstance(item, Waitable) and not _is_future(item):
             raise TypeError(
@@ -320,6 +328,8 @@ def _distinct(items: Iterable[_I], caller: str) -> list[_I]:
             )
         key = id(item)  # every item stays alive in ``watched``, so no id is reused meanwhile
         if key not in seen:
+            if item is me:
+                raise RuntimeError(f"{caller}(): {SELF_WAIT}")
             seen.add(key)
             watched.append(item)
     return watched
