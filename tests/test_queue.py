@@ -282,6 +282,55 @@ def test_task_done_called_more_often_than_items_were_put_is_a_value_error(cls: t
     assert q.unfinished_tasks == 0 and q.join(0) is True
 
 
+
+# -- a wake-up with nothing handed over -----------------------------------------------------------------
+# A parked thread's lock can be released with nothing handed to it: an interrupt withdrawn before the
+# thread ran leaves exactly that.  Single-threaded and deterministic: a stand-in for the blocking call
+# wakes the getter once for nothing, and then decides what the next wait meets.
+
+
+def test_a_get_woken_with_nothing_handed_over_waits_on_until_an_item_comes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    q: LightQueue[str] = LightQueue()
+    timeouts: list[float] = []
+
+    def fake_block(lock: Any, timeout: float) -> bool:
+        timeouts.append(timeout)
+        if len(timeouts) == 1:
+            return True  # woken for nothing: the get must not return
+        q.put("item")  # handed straight to the parked getter, whose lock is released
+        return internals.real_block(lock, timeout)
+
+    internals.patch_block(monkeypatch, fake_block)
+    assert q.get() == "item"
+    assert timeouts == [-1.0, -1.0]
+    assert q.getting() == 0 and q.qsize() == 0
+
+
+def test_a_get_woken_with_nothing_handed_over_waits_only_the_rest_of_its_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    timeouts: list[float] = []
+
+    def fake_block(lock: Any, timeout: float) -> bool:
+        timeouts.append(timeout)
+        if len(timeouts) == 1:
+            clock[0] += 9.0  # woken for nothing 9 s into a 10 s wait
+            return True
+        clock[0] += max(timeout, 0.0)
+        return False  # then times out
+
+    internals.patch_block(monkeypatch, fake_block)
+    internals.fake_clock(monkeypatch, clock)
+    q: LightQueue[str] = LightQueue()
+    with pytest.raises(Empty):
+        q.get(timeout=10.0)
+    assert timeouts[0] == 10.0
+    assert len(timeouts) == 2 and timeouts[1] <= 1.0 + 1e-9, timeouts  # 9 of the 10 s were gone
+    assert q.getting() == 0
+
 # -- order --------------------------------------------------------------------------------------------
 
 

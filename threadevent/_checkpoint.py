@@ -672,8 +672,8 @@ def block(lock: LockType, timeout: float) -> bool:
     attribute read.
     """
     state = _local.state
-    if state is None:
-        return lock.acquire(True, timeout)
+    if state is None:  # a plain thread that has never armed a Timeout nor been killed
+        return lock.acquire() if timeout < 0.0 else lock.acquire(True, timeout)
     with state.lock:
         exc = _settle(state) if state.unsettled is not None else None
         if exc is None and (state.pending is not None or state.earliest is not None):
