@@ -894,6 +894,284 @@ def test_trampoline_checks_its_arguments(eventlet: Any) -> None:
         trampoline(0, read=True, timeout="soon")
 
 
+# -- eventlet.debug ------------------------------------------------------------------------------------
+
+#: eventlet 0.41.3's ``eventlet.debug.__all__``: each function's parameters, with their defaults.
+DEBUG_SIGNATURES: dict[str, list[tuple[str, object]]] = {
+    "spew": [("trace_names", None), ("show_values", False)],
+    "unspew": [],
+    "format_hub_listeners": [],
+    "format_hub_timers": [],
+    "format_asyncio_info": [],
+    "format_threads_info": [],
+    "hub_listener_stacks": [("state", False)],
+    "hub_timer_stacks": [("state", False)],
+    "hub_prevent_multiple_readers": [("state", True)],
+    "hub_exceptions": [("state", True)],
+    "tpool_exceptions": [("state", False)],
+    "hub_blocking_detection": [("state", False), ("resolution", 1)],
+}
+
+
+def test_debug_is_provided_with_eventlets_names_and_parameters(
+    eventlet: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="threadevent"):
+        from eventlet import debug
+    assert "not provided" not in caplog.text  # not a stand-in any more
+    assert set(DEBUG_SIGNATURES) <= set(debug.__all__)
+    for name, expected in DEBUG_SIGNATURES.items():
+        parameters = inspect.signature(getattr(debug, name)).parameters.values()
+        assert [(p.name, p.default) for p in parameters] == expected, name
+        assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters), name
+
+
+def test_debug_switches_whose_promise_holds_on_threads_are_accepted(eventlet: Any) -> None:
+    from eventlet import debug
+
+    # As in eventlet, a state is anything, taken for its truth.
+    for state in (False, True, 0, 1, None, "yes"):
+        assert debug.hub_prevent_multiple_readers(state) is None
+        assert debug.hub_listener_stacks(state) is None
+        assert debug.tpool_exceptions(state) is None
+    for call in (
+        debug.hub_prevent_multiple_readers,
+        debug.hub_listener_stacks,
+        debug.hub_timer_stacks,
+        debug.tpool_exceptions,
+        debug.hub_exceptions,
+        debug.hub_blocking_detection,
+    ):
+        assert call() is None  # each default
+    assert debug.hub_exceptions(True) is None
+    assert debug.hub_exceptions("on") is None
+    assert debug.hub_blocking_detection(False, 0.5) is None
+    assert debug.hub_blocking_detection(state=0, resolution=3) is None
+
+
+def test_debug_hub_exceptions_on_is_what_threadevent_does_already(
+    eventlet: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventlet import debug
+
+    reported = threading.Event()
+
+    def hook(args: Any) -> None:
+        if repr(args.exc_value) == "KeyError('reported')":  # not a stray one of another test's
+            reported.set()
+
+    monkeypatch.setattr(threading, "excepthook", hook)
+    debug.hub_exceptions(True)
+
+    def fail() -> None:
+        raise KeyError("reported")
+
+    eventlet.spawn_n(fail)
+    assert reported.wait(PATIENCE)
+
+
+@pytest.mark.parametrize("state", [False, 0, None, ""])
+def test_debug_hub_exceptions_off_is_refused_naming_what_silences_them(eventlet: Any, state: Any) -> None:
+    from eventlet import debug
+
+    with pytest.raises(NotImplementedError) as caught:
+        debug.hub_exceptions(state)
+    message = str(caught.value)
+    assert message.startswith("eventlet.debug.hub_exceptions(False) is not provided by threadevent.compat")
+    assert "threading.excepthook" in message
+    assert "logger 'threadevent'" in message
+
+
+def test_debug_hub_blocking_detection_on_is_refused_naming_faulthandler(eventlet: Any) -> None:
+    from eventlet import debug
+
+    for args in ((True,), (1, 0.25)):
+        with pytest.raises(NotImplementedError) as caught:
+            debug.hub_blocking_detection(*args)
+        message = str(caught.value)
+        assert message.startswith("eventlet.debug.hub_blocking_detection(True) is not provided")
+        assert "faulthandler.dump_traceback_later" in message
+
+
+def test_debug_hub_blocking_detection_checks_its_resolution_first(eventlet: Any) -> None:
+    from eventlet import debug
+
+    # eventlet asserts ``resolution > 0`` before it looks at the state; here also under ``python -O``.
+    for resolution in (0, -1, float("nan")):
+        for state in (False, True):
+            with pytest.raises(AssertionError, match=r"resolution must be > 0"):
+                debug.hub_blocking_detection(state, resolution)
+    with pytest.raises(TypeError, match=r"resolution must be a number of seconds, not str"):
+        debug.hub_blocking_detection(False, "1")
+
+
+def test_debug_format_hub_listeners_shows_that_no_file_descriptor_is_watched(eventlet: Any) -> None:
+    from eventlet import debug
+
+    nothing = os.linesep.join(["READERS:", "WRITERS:"])  # eventlet's text for a hub watching nothing
+    assert debug.format_hub_listeners() == nothing
+    debug.hub_listener_stacks(True)
+    try:
+        with socket.socket() as sock:
+            assert debug.format_hub_listeners() == nothing
+            del sock
+    finally:
+        debug.hub_listener_stacks(False)
+
+
+def _never_called() -> None:
+    raise AssertionError("a timer scheduled an hour ahead ran")
+
+
+def test_debug_format_hub_timers_lists_the_hubs_pending_timers(eventlet: Any) -> None:
+    from eventlet import debug
+
+    hub = eventlet.hubs.get_hub()
+    assert debug.format_hub_timers().split(os.linesep)[0] == "TIMERS:"
+    timer = hub.schedule_call_global(3600, _never_called)
+    try:
+        listed = debug.format_hub_timers()
+        assert listed.split(os.linesep)[0] == "TIMERS:"
+        assert repr(timer) in listed.split(os.linesep)[1:]
+        assert "_never_called" in repr(timer)
+        assert 'File "' not in listed  # no stacks unless asked for
+    finally:
+        timer.cancel()
+    assert "_never_called" not in debug.format_hub_timers()
+
+
+def test_debug_hub_timer_stacks_shows_where_each_timer_was_set(eventlet: Any) -> None:
+    from eventlet import debug
+
+    hub = eventlet.hubs.get_hub()
+    debug.hub_timer_stacks(True)
+    try:
+        timer = hub.schedule_call_local(3600, _never_called)  # this line, in the stack
+        line = inspect.currentframe().f_lineno - 1  # type: ignore[union-attr]
+    finally:
+        debug.hub_timer_stacks(False)
+    plain = hub.schedule_call_global(3600, _never_called)
+    try:
+        listed = debug.format_hub_timers()
+        assert f'File "{__file__}", line {line}, in test_debug_hub_timer_stacks' in listed
+        assert f'File "{__file__}", line {line}' in repr(timer)
+        assert "_compat_eventlet" not in repr(timer)  # the stack ends at the caller, not in the hub
+        assert 'File "' not in repr(plain)  # set after the switch went off again
+    finally:
+        timer.cancel()
+        plain.cancel()
+
+
+def test_debug_format_threads_info_lists_the_running_threads(eventlet: Any) -> None:
+    from eventlet import debug
+
+    title, _, threads = debug.format_threads_info().partition(os.linesep)
+    assert title == "THREADS:"
+    assert f"{threading.get_ident()}: {threading.current_thread()!r}" in threads
+
+
+def test_debug_format_asyncio_info_describes_the_running_loop(eventlet: Any) -> None:
+    import asyncio
+
+    from eventlet import debug
+
+    with pytest.raises(RuntimeError, match="no running event loop"):  # as in eventlet
+        debug.format_asyncio_info()
+
+    async def describe() -> str:
+        return debug.format_asyncio_info()
+
+    title, tasks, loop = asyncio.run(describe()).split(os.linesep)
+    assert title == "TASKS:"
+    assert "describe()" in tasks
+    assert loop.startswith("EVENTLOOP: <") and "EventLoop" in loop
+
+
+def _spewed(number: int) -> int:
+    doubled = number * 2
+    return doubled
+
+
+def test_debug_spew_class_prints_each_line_it_traces(
+    eventlet: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from eventlet import debug
+
+    source, first = inspect.getsourcelines(_spewed)
+    previous = sys.gettrace()
+    sys.settrace(debug.Spew(show_values=True))
+    try:
+        _spewed(21)
+    finally:
+        sys.settrace(previous)
+    sys.settrace(debug.Spew(trace_names=["some.other.module"]))
+    try:
+        _spewed(4)
+    finally:
+        sys.settrace(previous)
+    out = capsys.readouterr().out
+    expected = [
+        f"{__name__}:{first + 1}: {source[1].rstrip()}",
+        "\tnumber=21",
+        f"{__name__}:{first + 2}: {source[2].rstrip()}",
+        "\tdoubled=42",
+    ]
+    lines = out.splitlines()
+    start = lines.index(expected[0])
+    assert lines[start : start + 4] == expected
+    assert "number=4" not in out  # only the modules named are traced
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="spew() traces every thread from Python 3.12 on")
+def test_debug_spew_before_python_3_12_is_refused_naming_settrace(eventlet: Any) -> None:
+    from eventlet import debug
+
+    previous = sys.gettrace()
+    with pytest.raises(NotImplementedError) as caught:
+        debug.spew()
+    message = str(caught.value)
+    assert "threading.settrace_all_threads" in message and "sys.settrace" in message
+    assert sys.gettrace() is previous
+    assert debug.unspew() is None  # spew() installed nothing, so nothing to remove
+    assert sys.gettrace() is previous
+
+
+SPEW = """\
+import eventlet
+from eventlet import debug
+
+
+def before():
+    return "before"  # runs before spew()
+
+
+def traced():
+    return "traced"  # runs while spew() traces every thread
+
+
+def after():
+    return "after"  # runs after unspew()
+
+
+eventlet.spawn(before).wait()  # a worker thread exists before spew(), and is idle: it is traced too
+debug.spew()
+value = eventlet.spawn(traced).wait()
+debug.unspew()
+print("result", value, eventlet.spawn(after).wait())
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="needs threading.settrace_all_threads")
+def test_debug_spew_traces_the_greenthreads_until_unspew(tmp_path: Path) -> None:
+    (tmp_path / "spewing.py").write_text(SPEW)
+    done = run_compat("spewing.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "result traced after"
+    assert '__main__:10:     return "traced"  # runs while spew() traces every thread' in lines
+    assert not any("runs before spew()" in line or "runs after unspew()" in line for line in lines)
+
+
 # -- the eventlet modules the alias does not provide --------------------------------------------------------
 
 STAND_INS = [
@@ -1076,6 +1354,25 @@ def test_runner_runs_an_eventlet_style_program(tmp_path: Path) -> None:
     # The one eventlet module it imports in passing is named, with what to use instead.
     assert "eventlet.backdoor is not provided by threadevent.compat" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+STARTS_WITH_DEBUG_SWITCHES = """\
+import eventlet
+import eventlet.debug
+
+eventlet.debug.hub_prevent_multiple_readers(False)
+eventlet.debug.hub_exceptions(True)
+eventlet.debug.hub_blocking_detection(False)
+print(eventlet.spawn(lambda: "started").wait())
+"""
+
+
+def test_runner_runs_a_program_that_sets_eventlets_debug_switches_at_start_up(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(STARTS_WITH_DEBUG_SWITCHES)
+    done = run_compat("app.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "started\n"
+    assert "not provided" not in done.stderr
 
 
 def test_runner_runs_an_eventlet_style_test_suite_with_pytest() -> None:

@@ -24,6 +24,7 @@ import selectors
 import socket
 import sys
 import threading
+import traceback
 import warnings
 from collections.abc import Callable
 from time import monotonic
@@ -399,6 +400,8 @@ class HubTimer:
         self._call: tuple[Callable[..., object], tuple[Any, ...], dict[str, Any]] | None = (cb, args, kw)
         self._owner_gone = owner_gone
         self._ended = ended
+        #: Where it was scheduled (``traceback.format_stack`` lines), when the hub records that.
+        self.stack: list[str] | None = None
         self._handle = hub.call_later(delay, self._fire)
 
     def _fire(self) -> None:
@@ -425,7 +428,10 @@ class HubTimer:
             self._ended(self)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} seconds={self.seconds!r} called={self.called}>"
+        call = self._call
+        text = f"<{type(self).__name__} seconds={self.seconds!r} called={self.called}"
+        text += ">" if call is None else f" cb={call[0]!r}>"
+        return text if self.stack is None else text + "\n" + "".join(self.stack)
 
 
 def _current_owner_gone() -> Callable[[], bool]:
@@ -449,7 +455,11 @@ class Hub:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._timers: set[HubTimer] = set()  # scheduled here, neither run nor cancelled yet
+        # Scheduled here, neither run nor cancelled yet; a dict for its order: the order of scheduling.
+        self._timers: dict[HubTimer, None] = {}
+        #: Whether each timer scheduled from now on keeps the stack it was scheduled from (``stack``,
+        #: shown by its repr): ``eventlet.debug.hub_timer_stacks`` sets it.
+        self.record_timer_stacks = False
 
     #: The hub's clock: ``time.monotonic`` itself, as in eventlet (code compares ``hub.clock`` with it).
     clock = staticmethod(monotonic)
@@ -467,19 +477,26 @@ class Hub:
         return self._add(HubTimer(seconds, cb, args, kw, _current_owner_gone(), self._ended))
 
     def _add(self, timer: HubTimer) -> HubTimer:
+        if self.record_timer_stacks:
+            timer.stack = traceback.format_stack()[:-2]  # up to the caller of schedule_call_*
         with self._lock:
             if not timer.called:  # it may have fired already, on the timer thread
-                self._timers.add(timer)
+                self._timers[timer] = None
         return timer
 
     def _ended(self, timer: HubTimer) -> None:
         with self._lock:
-            self._timers.discard(timer)
+            self._timers.pop(timer, None)
 
     def get_timers_count(self) -> int:
         """How many calls scheduled on this hub have neither run nor been cancelled yet."""
         with self._lock:
             return len(self._timers)
+
+    def pending_timers(self) -> list[HubTimer]:
+        """The calls scheduled on this hub that have neither run nor been cancelled yet, oldest first."""
+        with self._lock:
+            return list(self._timers)
 
     def get_readers(self) -> list[Any]:
         """Empty: on threads each socket blocks its own thread, and no hub watches file descriptors."""

@@ -28,6 +28,7 @@ __all__ = [
 
 _TE = "threadevent"
 _EXTRA = "threadevent._compat_eventlet"
+_DEBUG = "threadevent._compat_debug"
 _GREENLETS = {"GreenletExit": f"{_TE}:GreenletExit", "getcurrent": f"{_TE}:getcurrent"}
 
 #: The submodules that ``eventlet.<name>`` reaches without an import statement, as in eventlet.
@@ -58,6 +59,12 @@ ALIASES: dict[str, dict[str, str]] = {
     },
     "eventlet.convenience": _names(
         _EXTRA, "ReusePortUnavailableWarning ReuseRandomPortWarning StopServe connect listen serve wrap_ssl"
+    ),
+    "eventlet.debug": _names(
+        _DEBUG,
+        "Spew format_asyncio_info format_hub_listeners format_hub_timers format_threads_info "
+        "hub_blocking_detection hub_exceptions hub_listener_stacks hub_prevent_multiple_readers "
+        "hub_timer_stacks spew tpool_exceptions unspew",
     ),
     "eventlet.event": _names(_TE, "Event"),
     "eventlet.green": {},
@@ -100,7 +107,7 @@ PACKAGES = frozenset(("eventlet", "eventlet.green", "eventlet.hubs", "eventlet.s
 KNOWN_MODULES = {
     "eventlet": frozenset(
         (
-            "asyncio backdoor corolocal coros dagpool db_pool debug greenio websocket wsgi zipkin "
+            "asyncio backdoor corolocal coros dagpool db_pool greenio websocket wsgi zipkin "
             "api channel pool proc processes saranwrap timer twistedutil util"
         ).split()
     ),
@@ -137,7 +144,6 @@ REPLACEMENTS = {
     "eventlet.coros": "threadevent.Event, Queue or Semaphore",
     "eventlet.dagpool": "a GreenPool with an Event per node, each node waiting for its predecessors' Events",
     "eventlet.db_pool": "your database driver's (or SQLAlchemy's) connection pool, or threadevent.Pool",
-    "eventlet.debug": "faulthandler, sys.settrace or threading.settrace",
     "eventlet.greenio": "socket.socket for GreenSocket, open() or os.fdopen() for GreenPipe: on threads a "
     "blocking socket or pipe blocks only its own thread",
     "eventlet.hubs": "no replacement: threads have no hub (threadevent.hub configures the worker threads)",

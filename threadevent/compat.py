@@ -3,9 +3,9 @@
 A team moving a codebase off eventlet wants to see it, and its test suite, run on threads before a line
 of it changes, and to learn what does not carry over.  ``install()`` makes ``import eventlet`` (and
 ``eventlet.event``, ``greenthread``, ``greenpool``, ``timeout``, ``queue``, ``semaphore``, ``lock``,
-``pools``, ``tpool``, ``patcher``, ``green``, ``convenience``, ``hubs``, ``support``, ``greenlet``)
-resolve to threadevent's equivalents in this process; ``python -m threadevent.compat [-m module | script]
-[args ...]`` runs a program, or a tool such as pytest, with the alias installed::
+``pools``, ``tpool``, ``patcher``, ``green``, ``convenience``, ``hubs``, ``support``, ``greenlet``,
+``debug``) resolve to threadevent's equivalents in this process; ``python -m threadevent.compat [-m module
+| script] [args ...]`` runs a program, or a tool such as pytest, with the alias installed::
 
     python -m threadevent.compat -m pytest tests/
     python -m threadevent.compat server.py --port 8000
@@ -20,6 +20,10 @@ What each part of eventlet becomes:
   an ``ImportError`` saying what to use;
 - ``monkey_patch()`` does nothing (it logs once, at INFO), ``tpool.execute(f)`` calls ``f``, and
   ``hubs.get_hub()`` is a stand-in whose timers run on threadevent's timer thread;
+- ``eventlet.debug``'s switches do nothing where what they ask for holds on threads
+  (``hub_prevent_multiple_readers(False)``, ``hub_exceptions(True)``, ...), and raise
+  ``NotImplementedError`` naming what to use where it cannot (``hub_exceptions(False)``,
+  ``hub_blocking_detection(True)``);
 - every other module of eventlet's (``wsgi``, ``websocket``, ``backdoor``, ...) still imports, because
   real code imports them in passing; importing one logs a WARNING on logger ``threadevent``.  Its public
   names import too (``from eventlet.wsgi import server``), but any use of one (a call, an attribute,
