@@ -2235,3 +2235,46 @@ def test_kill_storm(gts: Greenthreads, threads: Threads, monkeypatch: pytest.Mon
         lambda: (s := hub.stats()).threads <= baseline and s.running == 0 and s.queued == 0,
         what=f"(seed {seed}) the hub to shrink back to {baseline} threads: {hub.stats()}",
     )
+
+
+_TRACED_AFTER_BUSY_KILLS = """
+import sys
+from threadevent import spawn
+
+def busy():
+    while True:
+        pass
+
+for _ in range(5):
+    victim = spawn(busy)
+    while not victim:  # bool(gt): running
+        pass
+    assert victim.kill(timeout=60.0), "a busy greenthread outlived its kill"
+
+def traced():
+    return "traced"
+
+sys.settrace(lambda frame, event, arg: None)
+result = traced()
+sys.settrace(None)
+print(result)
+"""
+
+
+@needs_async_kills
+def test_a_traced_call_after_killing_busy_greenthreads_returns() -> None:
+    # Regression: a kill sent asynchronously and then withdrawn (the function ended first) was withdrawn
+    # with PyThreadState_SetAsyncExc(ident, NULL), which leaves the interpreter's "asynchronous exception
+    # pending" flag set for good; on CPython 3.11 the next call traced by sys.settrace (a debugger,
+    # coverage) then spun for ever on its first line.  In a child process: a hang must not hang the suite.
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _TRACED_AFTER_BUSY_KILLS],
+            capture_output=True,
+            text=True,
+            timeout=PATIENCE * 4,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("a traced call after killing busy greenthreads never returned")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["traced"]
