@@ -90,7 +90,8 @@ class Spew:
     >>> import sys
     >>> def add(a, b):
     ...     return a + b
-    >>> sys.settrace(Spew(show_values=False)); add(1, 2); sys.settrace(None)  # doctest: +ELLIPSIS
+    >>> previous = sys.gettrace()  # a debugger's or coverage's, to be put back
+    >>> sys.settrace(Spew(show_values=False)); add(1, 2); sys.settrace(previous)  # doctest: +ELLIPSIS
     threadevent._compat_debug:...:     return a + b
     3
     """
