@@ -42,6 +42,7 @@ from conftest import (
     parked,
     run_bounded,
     settled,
+    spurious_wake_up_9_s_into_the_wait,
     wait_until,
 )
 from hypothesis import given
@@ -308,7 +309,6 @@ def test_task_done_called_more_often_than_items_were_put_is_a_value_error(cls: t
     assert q.unfinished_tasks == 0 and q.join(0) is True
 
 
-
 # -- a wake-up with nothing handed over -----------------------------------------------------------------
 # A parked thread's lock can be released with nothing handed to it: an interrupt withdrawn before the
 # thread ran leaves exactly that.  Single-threaded and deterministic: a stand-in for the blocking call
@@ -337,25 +337,14 @@ def test_a_get_woken_with_nothing_handed_over_waits_on_until_an_item_comes(
 def test_a_get_woken_with_nothing_handed_over_waits_only_the_rest_of_its_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    clock = [1000.0]
-    timeouts: list[float] = []
-
-    def fake_block(lock: Any, timeout: float) -> bool:
-        timeouts.append(timeout)
-        if len(timeouts) == 1:
-            clock[0] += 9.0  # woken for nothing 9 s into a 10 s wait
-            return True
-        clock[0] += max(timeout, 0.0)
-        return False  # then times out
-
-    internals.patch_block(monkeypatch, fake_block)
-    internals.fake_clock(monkeypatch, clock)
+    timeouts = spurious_wake_up_9_s_into_the_wait(monkeypatch)
     q: LightQueue[str] = LightQueue()
     with pytest.raises(Empty):
         q.get(timeout=10.0)
     assert timeouts[0] == 10.0
     assert len(timeouts) == 2 and timeouts[1] <= 1.0 + 1e-9, timeouts  # 9 of the 10 s were gone
     assert q.getting() == 0
+
 
 # -- order --------------------------------------------------------------------------------------------
 
