@@ -1,9 +1,18 @@
-"""Shared helpers: threads that are always joined, and waiting on a condition with a generous deadline."""
+"""Shared helpers: threads that are always joined, waiting on a condition with a generous deadline, and
+the greenthreads, interrupts, storms and child processes that several test files need alike."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import itertools
 import os
+import random
+import selectors
+import signal
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,7 +25,7 @@ from hypothesis import settings
 from internals import HANDOFFS, handoff, restore_yield_policy
 from internals import parked as parked
 
-from threadevent import Event, GreenThread, hub, spawn
+from threadevent import Event, GreenletExit, GreenThread, Timeout, getcurrent, hub, spawn
 
 __all__ = ["HANDOFFS", "handoff"]
 
@@ -28,6 +37,25 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 #: How long to wait for something that should happen almost at once.  Generous on purpose: the machine
 #: is slow and noisy, and a correct run never comes near it; only a broken one pays it.
 PATIENCE = 30.0
+
+
+class KillError(Exception):
+    """What a test kills (or cancels) a greenthread with, instead of GreenletExit (an Exception, on
+    purpose)."""
+
+
+class InterruptError(Exception):
+    """What a test interrupts a blocked call with."""
+
+
+class Index:
+    """Not an int, but usable as one (``__index__``), as a size or a value must be accepted."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = PATIENCE, what: str = "") -> None:
@@ -136,6 +164,118 @@ def run_bounded(call: Callable[[], Any], timeout: float = PATIENCE) -> Any:
 @pytest.fixture(name="run_bounded")
 def run_bounded_fixture() -> Callable[..., Any]:
     return run_bounded
+
+
+class Interruptible:
+    """A thread body that makes the thread interruptible (it gets a ThreadState), then runs ``call``."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self.call = call
+        self.state: internals.ThreadState | None = None
+
+    def __call__(self) -> Any:
+        self.state = internals.current_state(create=True)
+        return self.call()
+
+    def parked(self) -> bool:
+        """Blocked inside a checkpoint right now."""
+        return self.state is not None and internals.parked(self.state)
+
+
+def ctrl_c_child(code: str) -> tuple[int, str, str]:
+    """Run ``code`` in a child Python, press Ctrl-C (SIGINT) once it prints ``blocked``, and return its
+    exit status, stdout and stderr.
+
+    The child prints ``blocked`` (from a helper thread) once its main thread is blocked in the call under
+    test, so the SIGINT lands while it waits, not before.  SIGINT is sent again until the child ends: a
+    signal that lands in the instant before the blocking system call waits until that call ends, as with
+    ``threading.Event.wait``, and a user presses Ctrl-C again.  A child that prints nothing within 60 s,
+    or still runs 60 s after the first SIGINT (its wait is not interruptible), fails the test; it is
+    killed whatever happens.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(proc.stdout, selectors.EVENT_READ)
+            if not selector.select(60):
+                pytest.fail("the child printed nothing within 60 s")
+        line = proc.stdout.readline().strip()
+        assert line == "blocked", line
+        deadline = time.monotonic() + 60
+        while True:
+            proc.send_signal(signal.SIGINT)
+            try:
+                stdout, stderr = proc.communicate(timeout=10)
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() > deadline:
+                    pytest.fail("the child still blocked 60 s after SIGINTs: the wait is not interruptible")
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    return proc.returncode, stdout, stderr
+
+
+def interrupt_this_thread(exc: BaseException) -> None:
+    """Make ``exc`` an interrupt pending in the calling thread (made interruptible if it was not): what a
+    kill held back, or a Timeout that expired while the thread was busy, leaves.  Its next checkpoint
+    raises it."""
+    state = internals.current_state(create=True)
+    assert state is not None
+    internals.interrupt(state, exc)
+
+
+def spurious_wake_up_9_s_into_the_wait(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Fake the clock and every block of a checkpoint: the first block returns at once, as if woken
+    spuriously 9 s into its wait (the clock moves on 9 s); every later one times out (the clock moves on
+    by its timeout).  Returns the timeouts the blocks are given, in order.
+
+    Single-threaded and deterministic, no real time involved: a ``wait(10.0)`` must then block once more
+    for at most the 1 s left.
+    """
+    clock = [1000.0]
+    timeouts: list[float] = []
+
+    def fake_block(lock: Any, timeout: float) -> bool:
+        timeouts.append(timeout)
+        if len(timeouts) == 1:
+            clock[0] += 9.0  # woken spuriously 9 s into a 10 s wait
+            return True
+        clock[0] += max(timeout, 0.0)
+        return False  # then times out
+
+    internals.patch_block(monkeypatch, fake_block)
+    internals.fake_clock(monkeypatch, clock)
+    return timeouts
+
+
+class ExceptHookCalls:
+    """The calls of ``threading.excepthook`` (see ``record_excepthook``): ``called`` is set at the first."""
+
+    def __init__(self) -> None:
+        self.calls: list[threading.ExceptHookArgs] = []
+        self.called = threading.Event()
+
+    def hook(self, args: threading.ExceptHookArgs) -> None:
+        self.calls.append(args)
+        self.called.set()
+
+
+def record_excepthook(monkeypatch: pytest.MonkeyPatch) -> ExceptHookCalls:
+    """From now until the test ends, ``threading.excepthook`` records its calls instead of printing them.
+
+    Each call is an ``ExceptHookArgs``, which unpacks as ``(exc_type, exc_value, exc_traceback, thread)``.
+    """
+    recorded = ExceptHookCalls()
+    monkeypatch.setattr(threading, "excepthook", recorded.hook)
+    return recorded
 
 
 @pytest.fixture(autouse=True)
@@ -251,22 +391,49 @@ def refuse_worker_threads(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], N
 
 
 class Greenthreads:
-    """The greenthreads of one test: at teardown every one still alive is killed and waited for, so a
-    failing test leaves nothing blocked."""
+    """The greenthreads of one test, and the gates they block on: at teardown every greenthread still
+    alive is killed and waited for, and every gate not yet sent is sent, so a failing test leaves nothing
+    blocked (a kill that hangs fails the teardown instead)."""
 
     def __init__(self) -> None:
         self.spawned: list[GreenThread[Any]] = []
+        self.gates: list[Event[Any]] = []
 
-    def spawn(self, func: Callable[..., Any], /, *args: Any) -> GreenThread[Any]:
-        gt = spawn(func, *args)
+    def spawn(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> GreenThread[Any]:
+        """``spawn(func, *args, **kwargs)``, killed at teardown if still alive."""
+        return self.track(spawn(func, *args, **kwargs))
+
+    def track(self, gt: GreenThread[Any]) -> GreenThread[Any]:
+        """Kill ``gt`` at teardown too (one made by ``spawn_after`` and the like)."""
         self.spawned.append(gt)
         return gt
+
+    def gate(self) -> Event[Any]:
+        """An Event that a greenthread can block on; sent (if it was not) at teardown."""
+        evt: Event[Any] = Event()
+        self.gates.append(evt)
+        return evt
+
+    def blocked(self, value: Any = None) -> tuple[GreenThread[Any], Event[Any], threading.Event]:
+        """A greenthread that signals it started, then returns what its gate is sent (or ``value``)."""
+        gate = self.gate()
+        started = threading.Event()
+
+        def body() -> Any:
+            started.set()
+            got = gate.wait()
+            return value if got is None else got
+
+        return self.spawn(body), gate, started
 
     def cleanup(self) -> None:
         def finish() -> None:
             for gt in self.spawned:
                 gt.kill()
                 gt.exception()  # retrieved: no "never retrieved" log at collection
+            for gate in self.gates:
+                if not gate.ready():
+                    gate.send(None)
 
         run_bounded(finish)
 
@@ -276,7 +443,66 @@ def gts() -> Iterator[Greenthreads]:
     made = Greenthreads()
     yield made
     made.cleanup()
+    # Nothing a test started may still run: every greenthread finished, every spawn_n returned.
     settled()
+
+
+def kill_parked(gt: GreenThread[Any], exc: BaseException | None = None) -> BaseException:
+    """Kill ``gt`` (with ``exc``, default GreenletExit) once it is parked in a checkpoint; what it died of."""
+    wait_until(lambda: parked(gt), what=f"{gt!r} to block")
+    run_bounded(gt.kill if exc is None else lambda: gt.kill(exc))
+    error = gt.exception(PATIENCE)
+    assert error is not None, f"{gt!r} returned {gt.result(0)!r} instead of dying"
+    return error
+
+
+def storm_of_kills_and_timeouts(gts: Greenthreads, count: int, use: Callable[[int], object]) -> set[int]:
+    """Run ``use(n)`` again and again in ``count`` greenthreads, each call under a random Timeout (or
+    none), while a third of them, chosen at random, are killed at random moments; return their numbers.
+
+    ``use(n)`` is one round of greenthread ``n``: it takes the primitive under test, works while holding
+    it (with a checkpoint inside, where a kill or a Timeout can land) and gives it back, usually as a
+    ``with`` block.  A Timeout that expires is caught and the greenthread goes on.  Every greenthread
+    that is not killed makes 20 rounds and must return; a killed one goes round until its kill comes and
+    must die of it.  The caller then checks what the primitive is left with.  The seed is printed.
+
+        def use(n: int) -> None:
+            with lock:
+                sleep(0)  # a checkpoint while holding it
+
+        killed = storm_of_kills_and_timeouts(gts, 20, use)
+    """
+    rng = random.Random()
+    seed = rng.randrange(2**32)
+    print(f"seed {seed}")
+    rng.seed(seed)
+    progress: dict[int, int] = {}
+
+    def worker(n: int, plan: list[float | None], endless: bool) -> None:
+        for delay in itertools.cycle(plan) if endless else plan:
+            try:
+                with Timeout(delay) if delay is not None else contextlib.nullcontext():
+                    use(n)
+            except Timeout:
+                pass
+            progress[n] = progress.get(n, 0) + 1
+
+    def gone_round(n: int, rounds: int) -> bool:
+        return progress.get(n, 0) >= rounds
+
+    doomed = set(rng.sample(range(count), count // 3))
+    spawned: list[GreenThread[Any]] = []
+    for n in range(count):
+        plan = [rng.choice([None, None, 0.0, 0.0005, 0.001]) for _ in range(20)]
+        spawned.append(gts.spawn(worker, n, plan, n in doomed))
+    for n in rng.sample(sorted(doomed), len(doomed)):
+        rounds = rng.randrange(1, 15)
+        wait_until(functools.partial(gone_round, n, rounds), what=f"worker {n} to go on")
+        run_bounded(spawned[n].kill)
+    for n, gt in enumerate(spawned):
+        error = gt.exception(PATIENCE)
+        assert isinstance(error, GreenletExit) if n in doomed else error is None, f"worker {n}: {error!r}"
+    return doomed
 
 
 class Catch:
@@ -321,6 +547,32 @@ class Catch:
 
     def let_go(self) -> None:
         self.go.set()
+
+    def kill(self, gts: Greenthreads, victim: GreenThread[Any], exc: BaseException) -> GreenThread[Any]:
+        """Kill ``victim`` with ``exc`` once it is parked, and return when the kill has woken it and it is
+        held here; the kill runs in a greenthread of ``gts``, returned (it ends once the victim has)."""
+        wait_until(lambda: parked(victim), what="the victim to block")
+        killing = gts.spawn(victim.kill, exc)
+        assert self.caught.wait(PATIENCE), "the kill never woke the victim"
+        return killing
+
+
+def spawn_victim(
+    monkeypatch: pytest.MonkeyPatch, catches: list[Catch], gts: Greenthreads, func: Callable[[], Any]
+) -> tuple[GreenThread[Any], Catch]:
+    """A greenthread of ``gts`` running ``func``, and a Catch (kept in ``catches``) that will hold it when
+    an interrupt wakes it: for the race of a hand-off against a kill (see ``Catch.kill``).
+
+        victim, catch = spawn_victim(monkeypatch, catches, gts, lock.acquire)
+        killing = catch.kill(gts, victim, KillError("as the lock comes"))
+        lock.release()  # handed to the victim, already woken by the kill
+        catch.let_go()
+    """
+    victim: list[GreenThread[Any]] = []
+    catch = Catch(monkeypatch, lambda: getcurrent() in victim)
+    catches.append(catch)
+    victim.append(gts.spawn(func))
+    return victim[0], catch
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -28,8 +27,21 @@ from typing import Any
 
 import internals
 import pytest
-from conftest import HANDOFFS, PATIENCE, Threads, Worker, handoff, run_bounded, wait_until
-from internals import ThreadState, current_state, drop_pending_interrupt, interrupt, patch_block, real_block
+from conftest import (
+    HANDOFFS,
+    PATIENCE,
+    InterruptError,
+    Interruptible,
+    Threads,
+    Worker,
+    ctrl_c_child,
+    handoff,
+    interrupt_this_thread,
+    run_bounded,
+    spurious_wake_up_9_s_into_the_wait,
+    wait_until,
+)
+from internals import drop_pending_interrupt, interrupt, patch_block, real_block
 
 import threadevent
 from threadevent import Event
@@ -49,10 +61,6 @@ class SentError(Exception):
     """An exception a test sends through an event."""
 
 
-class InterruptError(Exception):
-    """What a test interrupts a blocked waiter with."""
-
-
 # -- helpers -----------------------------------------------------------------------------------------
 
 
@@ -69,22 +77,6 @@ def start_blocked(
     workers = [threads.start(call or evt.wait, name=f"waiter-{before + i}") for i in range(n)]
     wait_until(lambda: waiter_count(evt) == before + n, what=f"{n} more waiters blocked on {evt!r}")
     return workers
-
-
-class Interruptible:
-    """A thread body that makes the thread interruptible (a ThreadState) and then runs ``call``."""
-
-    def __init__(self, call: Callable[[], Any]) -> None:
-        self.call = call
-        self.state: ThreadState | None = None
-
-    def __call__(self) -> Any:
-        self.state = current_state(create=True)
-        return self.call()
-
-    def parked(self) -> bool:
-        """Blocked inside a checkpoint right now."""
-        return self.state is not None and internals.parked(self.state)
 
 
 def start_interruptible(
@@ -911,52 +903,10 @@ print("wait returned", flush=True)
 """
 
 
-def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    """The child's next stdout line, or fail after ``timeout`` (never block on a silent child)."""
-    assert proc.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            proc.kill()
-            proc.communicate()
-            pytest.fail(f"the child printed nothing within {timeout} s")
-    return proc.stdout.readline().strip()
-
-
-def _interrupt_child(code: str) -> tuple[int, str, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = _read_line(proc, 60)
-        assert line == "blocked", line
-        deadline = time.monotonic() + 60
-        while True:
-            proc.send_signal(signal.SIGINT)
-            try:
-                stdout, stderr = proc.communicate(timeout=10)
-                break
-            except subprocess.TimeoutExpired:
-                # CPython runs a signal handler at its next check; a SIGINT that lands in the instant
-                # between the main thread's last check and its blocking system call waits until that
-                # call ends (threading.Event.wait shares this race).  A user presses Ctrl-C again: so
-                # do we.  A wait that is not interruptible at all still fails, at the deadline.
-                if time.monotonic() > deadline:
-                    pytest.fail("the child still blocked 60 s after SIGINTs: the wait is not interruptible")
-    except BaseException:
-        proc.kill()
-        proc.communicate()
-        raise
-    return proc.returncode, stdout, stderr
-
-
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process")
 @pytest.mark.parametrize("timeout", ["", "3600"], ids=["no-timeout", "timeout-3600"])
 def test_wait_in_the_main_thread_is_interruptible_by_ctrl_c(timeout: str) -> None:
-    returncode, stdout, stderr = _interrupt_child(_CTRL_C_CHILD.format(timeout=timeout))
+    returncode, stdout, stderr = ctrl_c_child(_CTRL_C_CHILD.format(timeout=timeout))
     assert "wait returned" not in stdout
     assert stderr.strip().endswith("KeyboardInterrupt"), stderr
     assert "in wait" in stderr  # raised from inside Event.wait, where the main thread was blocked
@@ -999,7 +949,7 @@ def test_ctrl_c_in_a_waiting_main_thread_leaves_the_other_waiters_intact() -> No
         t.join(60)
     print(json.dumps({"main": outcome, "left": left, "helpers": results}), flush=True)
     """
-    returncode, stdout, stderr = _interrupt_child(code)
+    returncode, stdout, stderr = ctrl_c_child(code)
     assert returncode == 0, stderr
     assert json.loads(stdout) == {"main": "KeyboardInterrupt", "left": 3, "helpers": ["value"] * 3}
 
@@ -1035,9 +985,7 @@ def test_interrupt_pending_before_a_wait_raises_there_even_if_sent(method: str) 
     error = InterruptError("pending")
 
     def body() -> tuple[BaseException | None, Any]:
-        state = current_state(create=True)
-        assert state is not None
-        interrupt(state, error)
+        interrupt_this_thread(error)
         try:
             getattr(evt, method)()
         except InterruptError as exc:
@@ -1056,9 +1004,7 @@ def test_interrupt_pending_before_a_wait_on_an_unsent_event_raises_without_block
     error = InterruptError("pending")
 
     def body() -> None:
-        state = current_state(create=True)
-        assert state is not None
-        interrupt(state, error)
+        interrupt_this_thread(error)
         evt.wait()
 
     with pytest.raises(InterruptError) as raised:
@@ -1177,19 +1123,7 @@ def test_after_a_spurious_wake_up_wait_only_waits_out_the_rest_of_its_timeout(
     # Regression: up to c4e6a03 the deadline was taken at the spurious wake-up, so wait(10) woken
     # spuriously at 9 s blocked 10 s more.
     # A fake clock and a fake block: single-threaded and deterministic, no real time involved.
-    clock = [1000.0]
-    block_timeouts: list[float] = []
-
-    def fake_block(lock: Any, timeout: float) -> bool:
-        block_timeouts.append(timeout)
-        if len(block_timeouts) == 1:
-            clock[0] += 9.0  # woken spuriously 9 s into a 10 s wait
-            return True
-        clock[0] += max(timeout, 0.0)
-        return False  # then times out
-
-    patch_block(monkeypatch, fake_block)
-    internals.fake_clock(monkeypatch, clock)
+    block_timeouts = spurious_wake_up_9_s_into_the_wait(monkeypatch)
     evt: Event[str] = Event()
     assert evt.wait(10.0) is None
     assert block_timeouts[0] == 10.0

@@ -28,11 +28,21 @@ from typing import Any
 
 import internals
 import pytest
-from conftest import PATIENCE, Threads, parked, retire_all, run_bounded, settled, wait_until
+from conftest import (
+    PATIENCE,
+    Greenthreads,
+    KillError,
+    Threads,
+    parked,
+    retire_all,
+    run_bounded,
+    settled,
+    wait_until,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threadevent import Event, GreenletExit, GreenThread, getcurrent, hub, sleep, spawn
+from threadevent import Event, GreenletExit, GreenThread, getcurrent, hub, sleep
 from threadevent.greenpool import GreenPile, GreenPool
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -42,46 +52,27 @@ class Boom(Exception):
     """What a function run in the pool raises."""
 
 
-class KillError(Exception):
-    """What a test kills a greenthread with, instead of GreenletExit (an Exception, on purpose)."""
-
-
-class Tracker:
-    """Pools, gates and greenthreads of one test; at teardown every gate opens, every greenthread still
-    alive is killed and every pool is waited for, so a failing test leaves nothing blocked."""
+class Tracker(Greenthreads):
+    """Pools, gates and greenthreads of one test; at teardown every greenthread still alive is killed,
+    every gate opens and every pool is waited for, so a failing test leaves nothing blocked."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.pools: list[GreenPool] = []
-        self.gates: list[Event[Any]] = []
-        self.spawned: list[GreenThread[Any]] = []
 
     def pool(self, size: int) -> GreenPool:
         pool = GreenPool(size)
         self.pools.append(pool)
         return pool
 
-    def gate(self) -> Event[Any]:
-        gate: Event[Any] = Event()
-        self.gates.append(gate)
-        return gate
-
-    def spawn(self, func: Callable[..., Any], /, *args: Any) -> GreenThread[Any]:
-        """A plain greenthread (not a pool's), killed at teardown if still alive."""
-        gt = spawn(func, *args)
-        self.spawned.append(gt)
-        return gt
-
     def cleanup(self) -> None:
-        def finish() -> None:
-            for gt in self.spawned:
-                gt.kill()
-            for gate in self.gates:
-                if not gate.ready():
-                    gate.send(None)
+        super().cleanup()
+
+        def wait_for_the_pools() -> None:
             for pool in self.pools:
                 pool.waitall()
 
-        run_bounded(finish)
+        run_bounded(wait_for_the_pools)
 
 
 @pytest.fixture

@@ -35,7 +35,18 @@ from typing import Any
 
 import internals
 import pytest
-from conftest import PATIENCE, Threads, parked, retire_all, run_bounded, settled, wait_until
+from conftest import (
+    PATIENCE,
+    Greenthreads,
+    KillError,
+    Threads,
+    parked,
+    record_excepthook,
+    retire_all,
+    run_bounded,
+    settled,
+    wait_until,
+)
 
 import threadevent
 from threadevent import Event, GreenletExit, GreenPool, GreenThread, Timeout, getcurrent, hub, sleep
@@ -47,65 +58,6 @@ from threadevent.greenthread import PlainThread, kill, spawn, spawn_after, spawn
 
 class Boom(Exception):
     """What a greenthread's own function raises."""
-
-
-class KillError(Exception):
-    """What a test kills (or cancels) a greenthread with, instead of GreenletExit."""
-
-
-class Greenthreads:
-    """Spawns greenthreads for a test; at teardown kills every one still alive and opens every gate.
-
-    So a failing test never leaves a worker blocked (a kill that hangs fails the teardown instead).
-    """
-
-    def __init__(self) -> None:
-        self.spawned: list[GreenThread[Any]] = []
-        self.gates: list[Event[Any]] = []
-
-    def spawn(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> GreenThread[Any]:
-        return self.track(spawn(func, *args, **kwargs))
-
-    def track(self, gt: GreenThread[Any]) -> GreenThread[Any]:
-        self.spawned.append(gt)
-        return gt
-
-    def gate(self) -> Event[Any]:
-        """An Event that a greenthread can block on; sent (if it was not) at teardown."""
-        evt: Event[Any] = Event()
-        self.gates.append(evt)
-        return evt
-
-    def blocked(self, value: Any = None) -> tuple[GreenThread[Any], Event[Any], threading.Event]:
-        """A greenthread that signals it started, then returns what its gate is sent (or ``value``)."""
-        gate = self.gate()
-        started = threading.Event()
-
-        def body() -> Any:
-            started.set()
-            got = gate.wait()
-            return value if got is None else got
-
-        return self.spawn(body), gate, started
-
-    def cleanup(self) -> None:
-        def finish() -> None:
-            for gt in self.spawned:
-                gt.kill()
-            for gate in self.gates:
-                if not gate.ready():
-                    gate.send(None)
-
-        run_bounded(finish)
-
-
-@pytest.fixture
-def gts() -> Iterator[Greenthreads]:
-    made = Greenthreads()
-    yield made
-    made.cleanup()
-    # Nothing a test started may still run: every greenthread finished, every spawn_n returned.
-    settled()
 
 
 def wait_parked(gt: GreenThread[Any]) -> None:
@@ -318,14 +270,7 @@ def test_spawn_n_returns_none_and_runs(gts: Greenthreads) -> None:
 def test_spawn_n_exception_goes_to_threading_excepthook_and_the_worker_survives(
     gts: Greenthreads, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reported: list[Any] = []
-    hooked = threading.Event()
-
-    def hook(args: Any) -> None:
-        reported.append((args.exc_type, args.exc_value, args.exc_traceback, args.thread))
-        hooked.set()
-
-    monkeypatch.setattr(threading, "excepthook", hook)
+    reported = record_excepthook(monkeypatch)
     before = single_worker()
     failing: list[threading.Thread] = []
 
@@ -334,8 +279,8 @@ def test_spawn_n_exception_goes_to_threading_excepthook_and_the_worker_survives(
         raise Boom("spawn_n")
 
     spawn_n(fail)
-    assert hooked.wait(PATIENCE), "threading.excepthook was never called"
-    ((exc_type, exc_value, tb, thread),) = reported
+    assert reported.called.wait(PATIENCE), "threading.excepthook was never called"
+    ((exc_type, exc_value, tb, thread),) = reported.calls
     assert exc_type is Boom and str(exc_value) == "spawn_n" and tb is not None
     assert "fail" in [f.name for f in traceback.extract_tb(tb)]
     assert thread is failing[0]

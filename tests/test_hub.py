@@ -23,7 +23,7 @@ from typing import Any
 
 import internals
 import pytest
-from conftest import PATIENCE, Threads, retire_all, settled, wait_until
+from conftest import PATIENCE, Threads, record_excepthook, retire_all, settled, wait_until
 
 from threadevent import hub
 from threadevent.hub import HubStats, TimerHandle
@@ -370,14 +370,7 @@ def test_a_raising_task_goes_to_threading_excepthook_and_the_worker_survives(
     # Workers still finishing earlier tests' tasks exit once done (over the limit): wait for that, so
     # that the one worker left is the one to fail and then to serve again.
     wait_until(lambda: hub.stats().threads <= 1, what="workers over the limit exit")
-    reported: list[Any] = []
-    hooked = threading.Event()
-
-    def hook(args: Any) -> None:
-        reported.append((args.exc_type, args.exc_value, args.exc_traceback, args.thread))
-        hooked.set()
-
-    monkeypatch.setattr(threading, "excepthook", hook)
+    reported = record_excepthook(monkeypatch)
     failing_thread: list[threading.Thread] = []
 
     def fail() -> None:
@@ -385,8 +378,8 @@ def test_a_raising_task_goes_to_threading_excepthook_and_the_worker_survives(
         raise ValueError("boom")
 
     hub.submit(fail)
-    assert hooked.wait(PATIENCE)
-    ((exc_type, exc_value, tb, thread),) = reported
+    assert reported.called.wait(PATIENCE)
+    ((exc_type, exc_value, tb, thread),) = reported.calls
     assert exc_type is ValueError and str(exc_value) == "boom" and tb is not None
     assert thread is failing_thread[0]
     # Same worker (max_threads=1, and it is the only one needed): it survived.

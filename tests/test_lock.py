@@ -16,25 +16,28 @@ with exactly one owner or none; it is also made certain once, through the checkp
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import random
 import threading
 from typing import Any
 
-import internals
 import pytest
-from conftest import PATIENCE, Catch, Greenthreads, Threads, parked, run_bounded, wait_until
+from conftest import (
+    PATIENCE,
+    Catch,
+    Greenthreads,
+    KillError,
+    Threads,
+    interrupt_this_thread,
+    kill_parked,
+    spawn_victim,
+    storm_of_kills_and_timeouts,
+    wait_until,
+)
 
 import threadevent
-from threadevent import Event, GreenletExit, GreenThread, Timeout, getcurrent, sleep
+from threadevent import Event, GreenletExit, Timeout, sleep
 from threadevent.lock import Lock
 
 # -- helpers -------------------------------------------------------------------------------------------
-
-
-class KillError(Exception):
-    """What a test kills a greenthread with, instead of GreenletExit (an Exception, on purpose)."""
 
 
 def waiters_are(lock: Lock, count: int) -> None:
@@ -281,10 +284,8 @@ def test_kill_of_a_greenthread_waiting_for_the_lock_leaves_it_with_its_holder(gt
     lock.acquire()
     gt = gts.spawn(lock.acquire)
     waiters_are(lock, 1)
-    wait_until(lambda: parked(gt), what="the greenthread to block")
     sent = KillError("stop waiting")
-    run_bounded(lambda: gt.kill(sent))
-    assert gt.exception() is sent
+    assert kill_parked(gt, sent) is sent
     assert (lock.locked(), lock.balance) == (True, 0)
     lock.release()
     assert (lock.locked(), lock.counter) == (False, 1)
@@ -318,9 +319,7 @@ def test_a_pending_interrupt_is_raised_by_acquire_and_the_lock_stays_free(thread
     sent = KillError("pending")
 
     def body() -> None:
-        state = internals.current_state(create=True)
-        assert state is not None
-        internals.interrupt(state, sent)
+        interrupt_this_thread(sent)
         lock.acquire()
 
     assert threads.start(body).exception() is sent
@@ -335,22 +334,17 @@ def test_the_lock_handed_to_a_waiter_as_it_is_killed_goes_on(
     # hands it the lock.  It dies without it: the lock goes to the next waiter, or is unlocked.
     lock = Lock()
     lock.acquire()
-    victim: list[GreenThread[Any]] = []
-    catch = Catch(monkeypatch, lambda: getcurrent() in victim)
-    catches.append(catch)
-    victim.append(gts.spawn(lock.acquire))
+    victim, catch = spawn_victim(monkeypatch, catches, gts, lock.acquire)
     waiters_are(lock, 1)
     second = gts.spawn(lock.acquire) if queued_behind else None
     waiters_are(lock, 2 if queued_behind else 1)
-    wait_until(lambda: parked(victim[0]), what="the victim to block")
     sent = KillError("as the lock comes")
-    killing = gts.spawn(victim[0].kill, sent)
-    assert catch.caught.wait(PATIENCE), "the kill never woke the victim"
+    killing = catch.kill(gts, victim, sent)
     lock.release()
     assert lock.locked()  # handed over, not unlocked
     catch.let_go()
     killing.wait(PATIENCE)  # the kill returned: the victim has ended
-    assert victim[0].exception() is sent
+    assert victim.exception() is sent
     if second is not None:
         assert second.wait(PATIENCE) is True
         assert (lock.locked(), lock.balance) == (True, 0)
@@ -396,48 +390,26 @@ def test_a_release_and_a_kill_arriving_together_leave_one_owner_or_none(
 
 
 def test_a_storm_of_lockers_with_kills_and_timeouts_keeps_mutual_exclusion(gts: Greenthreads) -> None:
-    rng = random.Random()
-    seed = rng.randrange(2**32)
-    print(f"seed {seed}")
-    rng.seed(seed)
     lock = Lock()
     inside: set[int] = set()
     overlaps: list[set[int]] = []
-    progress: dict[int, int] = {}
     shared = {"n": 0}
     completed: list[int] = []
-    count = 20
 
-    def worker(n: int, plan: list[float | None], endless: bool) -> None:
-        for delay in itertools.cycle(plan) if endless else plan:
+    def use(n: int) -> None:
+        with lock:
             try:
-                with Timeout(delay) if delay is not None else contextlib.nullcontext(), lock:
-                    try:
-                        inside.add(n)
-                        if len(inside) > 1:
-                            overlaps.append(set(inside))
-                        before = shared["n"]
-                        sleep(0)  # a checkpoint between the read and the write: a kill may land here
-                        shared["n"] = before + 1
-                        completed.append(n)
-                    finally:
-                        inside.discard(n)
-            except Timeout:
-                pass
-            progress[n] = progress.get(n, 0) + 1
+                inside.add(n)
+                if len(inside) > 1:
+                    overlaps.append(set(inside))
+                before = shared["n"]
+                sleep(0)  # a checkpoint between the read and the write: a kill may land here
+                shared["n"] = before + 1
+                completed.append(n)
+            finally:
+                inside.discard(n)
 
-    doomed = set(rng.sample(range(count), count // 3))
-    spawned = []
-    for n in range(count):
-        plan = [rng.choice([None, None, 0.0, 0.0005, 0.001]) for _ in range(20)]
-        spawned.append(gts.spawn(worker, n, plan, n in doomed))
-    for n in rng.sample(sorted(doomed), len(doomed)):
-        rounds = rng.randrange(1, 15)
-        wait_until(lambda n=n, rounds=rounds: progress.get(n, 0) >= rounds, what=f"worker {n} to go on")
-        run_bounded(spawned[n].kill)
-    for n, gt in enumerate(spawned):
-        error = gt.exception(PATIENCE)
-        assert isinstance(error, GreenletExit) if n in doomed else error is None, f"worker {n}: {error!r}"
+    doomed = storm_of_kills_and_timeouts(gts, 20, use)
     assert not overlaps, f"two held the lock at once: {overlaps[:5]}"
     # Every increment that completed was made under the lock, so none was lost.  (A worker killed after
     # its write but before it recorded it is the one way to differ, by one per kill.)

@@ -16,20 +16,29 @@ through the checkpoint seam of ``internals.py``, and also run many times for rea
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import random
 import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import internals
 import pytest
-from conftest import PATIENCE, Catch, Greenthreads, Threads, parked, run_bounded, wait_until
+from conftest import (
+    PATIENCE,
+    Catch,
+    Greenthreads,
+    Index,
+    KillError,
+    Threads,
+    interrupt_this_thread,
+    kill_parked,
+    run_bounded,
+    spawn_victim,
+    storm_of_kills_and_timeouts,
+    wait_until,
+)
 
 import threadevent
-from threadevent import Event, GreenletExit, GreenThread, Timeout, getcurrent, sleep
+from threadevent import Event, GreenletExit, Timeout, sleep
 from threadevent.pools import Pool, Token, TokenPool
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -37,20 +46,6 @@ from threadevent.pools import Pool, Token, TokenPool
 
 class Boom(Exception):
     """What a failing create() raises."""
-
-
-class KillError(Exception):
-    """What a test kills a greenthread with, instead of GreenletExit (an Exception, on purpose)."""
-
-
-class Index:
-    """Not an int, but usable as one (``__index__``)."""
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-    def __index__(self) -> int:
-        return self.value
 
 
 class Maker:
@@ -445,10 +440,8 @@ def test_a_greenthread_blocked_in_get_can_be_interrupted_and_takes_nothing(
     if interrupt == "kill":
         gt = gts.spawn(pool.get)
         waiting_is(pool, 1)
-        wait_until(lambda: parked(gt), what="the getter to block")
         sent = KillError("stop waiting")
-        run_bounded(lambda: gt.kill(sent))
-        assert gt.exception() is sent
+        assert kill_parked(gt, sent) is sent
     else:
 
         def timed() -> Any:
@@ -481,9 +474,7 @@ def test_a_pending_interrupt_is_raised_by_a_get_that_would_wait(threads: Threads
     sent = KillError("pending")
 
     def body() -> None:
-        state = internals.current_state(create=True)
-        assert state is not None
-        internals.interrupt(state, sent)
+        interrupt_this_thread(sent)
         pool.get()
 
     assert threads.start(body).exception() is sent
@@ -501,17 +492,12 @@ def test_what_is_handed_to_a_getter_as_it_is_killed_goes_on(
     maker = Maker()
     pool = Pool(max_size=1, create=maker)
     (item,) = all_out(pool)
-    victim: list[GreenThread[Any]] = []
-    catch = Catch(monkeypatch, lambda: getcurrent() in victim)
-    catches.append(catch)
-    victim.append(gts.spawn(pool.get))
+    victim, catch = spawn_victim(monkeypatch, catches, gts, pool.get)
     waiting_is(pool, 1)
     second = gts.spawn(pool.get) if queued_behind else None
     waiting_is(pool, 2 if queued_behind else 1)
-    wait_until(lambda: parked(victim[0]), what="the victim to block")
     sent = KillError("as the item comes")
-    killing = gts.spawn(victim[0].kill, sent)
-    assert catch.caught.wait(PATIENCE), "the kill never woke the victim"
+    killing = catch.kill(gts, victim, sent)
     if handed == "an item":
         pool.put(item)
     else:
@@ -520,7 +506,7 @@ def test_what_is_handed_to_a_getter_as_it_is_killed_goes_on(
     assert pool.waiting() == (1 if queued_behind else 0)
     catch.let_go()
     killing.wait(PATIENCE)  # the kill returned: the victim has ended
-    assert victim[0].exception() is sent
+    assert victim.exception() is sent
     if handed == "an item":
         if second is not None:
             assert second.wait(PATIENCE) is item
@@ -577,45 +563,23 @@ def test_a_put_and_a_kill_arriving_together_lose_no_item(
 def test_a_storm_of_users_with_kills_and_timeouts_shares_items_and_loses_none(
     gts: Greenthreads, order_as_stack: bool
 ) -> None:
-    rng = random.Random()
-    seed = rng.randrange(2**32)
-    print(f"seed {seed}")
-    rng.seed(seed)
     maker = Maker()
     max_size = 3
     pool = Pool(max_size=max_size, order_as_stack=order_as_stack, create=maker)
     in_use: set[str] = set()
     shared: list[str] = []
-    progress: dict[int, int] = {}
-    count = 20
 
-    def worker(n: int, plan: list[float | None], endless: bool) -> None:
-        for delay in itertools.cycle(plan) if endless else plan:
+    def use(n: int) -> None:
+        with pool.item() as item:
             try:
-                with Timeout(delay) if delay is not None else contextlib.nullcontext(), pool.item() as item:
-                    try:
-                        if item in in_use:
-                            shared.append(item)
-                        in_use.add(item)
-                        sleep(0)
-                    finally:
-                        in_use.discard(item)
-            except Timeout:
-                pass
-            progress[n] = progress.get(n, 0) + 1
+                if item in in_use:
+                    shared.append(item)
+                in_use.add(item)
+                sleep(0)
+            finally:
+                in_use.discard(item)
 
-    doomed = set(rng.sample(range(count), count // 3))
-    spawned = []
-    for n in range(count):
-        plan = [rng.choice([None, None, 0.0, 0.0005, 0.001]) for _ in range(20)]
-        spawned.append(gts.spawn(worker, n, plan, n in doomed))
-    for n in rng.sample(sorted(doomed), len(doomed)):
-        rounds = rng.randrange(1, 15)
-        wait_until(lambda n=n, rounds=rounds: progress.get(n, 0) >= rounds, what=f"worker {n} to go on")
-        run_bounded(spawned[n].kill)
-    for n, gt in enumerate(spawned):
-        error = gt.exception(PATIENCE)
-        assert isinstance(error, GreenletExit) if n in doomed else error is None, f"worker {n}: {error!r}"
+    storm_of_kills_and_timeouts(gts, 20, use)
     assert not shared, f"items used by two at once: {shared[:5]}"
     assert maker.made, "no item was ever made"
     # Every item made is back among the free ones, once; none was made beyond max_size.

@@ -32,7 +32,19 @@ from typing import Any
 
 import internals
 import pytest
-from conftest import PATIENCE, Greenthreads, Threads, Worker, parked, run_bounded, settled, wait_until
+from conftest import (
+    PATIENCE,
+    Greenthreads,
+    KillError,
+    Threads,
+    Worker,
+    kill_parked,
+    parked,
+    run_bounded,
+    settled,
+    spurious_wake_up_9_s_into_the_wait,
+    wait_until,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -50,10 +62,6 @@ FIFOS = (LightQueue, Queue)
 JOINABLE = (Queue, LifoQueue, PriorityQueue)
 #: The seed of the storms and of the hand-off race (printed; set it to replay their choices).
 STORM_SEED = int(os.environ.get("THREADEVENT_QUEUE_STORM_SEED", "20241201"))
-
-
-class KillError(Exception):
-    """What a test kills a greenthread with, instead of GreenletExit (an Exception, on purpose)."""
 
 
 def getters_in_line(threads: Threads, q: LightQueue[Any], count: int, *args: Any) -> list[Worker]:
@@ -84,15 +92,6 @@ def drain(q: LightQueue[Any]) -> list[Any]:
             items.append(q.get_nowait())
         except Empty:
             return items
-
-
-def kill_parked(gt: GreenThread[Any], exc: BaseException | None = None) -> BaseException:
-    """Kill a greenthread once it is parked in a checkpoint; what it died of."""
-    wait_until(lambda: parked(gt), what=f"{gt!r} to block")
-    run_bounded(gt.kill if exc is None else lambda: gt.kill(exc))
-    error = gt.exception(PATIENCE)
-    assert error is not None, f"{gt!r} returned {gt.result(0)!r} instead of dying"
-    return error
 
 
 def fired_here(timeout: Timeout) -> None:
@@ -133,6 +132,34 @@ class Gate:
             self.then()
         lock.release()
         return internals.real_block(lock, timeout)  # raises the interrupt made pending meanwhile
+
+
+def let_go_interrupted(gate: Gate, held: GreenThread[Any], interrupt: str) -> None:
+    """Let ``held`` go from ``gate`` with an interrupt pending, and check that it died of exactly that.
+
+    ``interrupt="kill"``: a kill sent from another thread, made pending before the gate lets go.
+    ``interrupt="Timeout"``: a ``Timeout(0)`` armed in the held thread itself (``gate.then``), fired by
+    the time the real parking call runs.
+    """
+    armed: list[Timeout] = []
+    if interrupt == "kill":
+        baseline = internals.pending_interrupts()
+        killing = run_in_thread(held.kill)
+        wait_until(lambda: internals.pending_interrupts() > baseline, what="the kill to be pending")
+    else:
+
+        def arm() -> None:
+            armed.append(Timeout(0))
+            fired_here(armed[0])
+
+        gate.then = arm
+    gate.go.set()
+    error = held.exception(PATIENCE)
+    if interrupt == "kill":
+        killing.join()
+        assert isinstance(error, GreenletExit)
+    else:
+        assert error is armed[0]
 
 
 @pytest.fixture
@@ -282,7 +309,6 @@ def test_task_done_called_more_often_than_items_were_put_is_a_value_error(cls: t
     assert q.unfinished_tasks == 0 and q.join(0) is True
 
 
-
 # -- a wake-up with nothing handed over -----------------------------------------------------------------
 # A parked thread's lock can be released with nothing handed to it: an interrupt withdrawn before the
 # thread ran leaves exactly that.  Single-threaded and deterministic: a stand-in for the blocking call
@@ -311,25 +337,14 @@ def test_a_get_woken_with_nothing_handed_over_waits_on_until_an_item_comes(
 def test_a_get_woken_with_nothing_handed_over_waits_only_the_rest_of_its_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    clock = [1000.0]
-    timeouts: list[float] = []
-
-    def fake_block(lock: Any, timeout: float) -> bool:
-        timeouts.append(timeout)
-        if len(timeouts) == 1:
-            clock[0] += 9.0  # woken for nothing 9 s into a 10 s wait
-            return True
-        clock[0] += max(timeout, 0.0)
-        return False  # then times out
-
-    internals.patch_block(monkeypatch, fake_block)
-    internals.fake_clock(monkeypatch, clock)
+    timeouts = spurious_wake_up_9_s_into_the_wait(monkeypatch)
     q: LightQueue[str] = LightQueue()
     with pytest.raises(Empty):
         q.get(timeout=10.0)
     assert timeouts[0] == 10.0
     assert len(timeouts) == 2 and timeouts[1] <= 1.0 + 1e-9, timeouts  # 9 of the 10 s were gone
     assert q.getting() == 0
+
 
 # -- order --------------------------------------------------------------------------------------------
 
@@ -819,7 +834,6 @@ def test_a_getter_handed_an_item_as_it_is_interrupted_returns_it_and_the_interru
     # the getters behind, and none overtakes it: passing it on instead would let "b" out before "a".
     q: LightQueue[str] = LightQueue()
     reached: list[str] = []
-    armed: list[Timeout] = []
 
     def first() -> None:
         gate.hold_me()
@@ -838,24 +852,7 @@ def test_a_getter_handed_an_item_as_it_is_interrupted_returns_it_and_the_interru
     assert gate.woken.wait(PATIENCE)
     q.put("b")  # to the getter behind, whose second get then waits
     wait_until(lambda: q.getting() == 1, what="the second getter to come back for more")
-    if interrupt == "kill":
-        baseline = internals.pending_interrupts()
-        killing = run_in_thread(held.kill)
-        wait_until(lambda: internals.pending_interrupts() > baseline, what="the kill to be pending")
-    else:
-
-        def arm() -> None:
-            armed.append(Timeout(0))
-            fired_here(armed[0])
-
-        gate.then = arm
-    gate.go.set()
-    error = held.exception(PATIENCE)
-    if interrupt == "kill":
-        killing.join()
-        assert isinstance(error, GreenletExit)
-    else:
-        assert error is armed[0]
+    let_go_interrupted(gate, held, interrupt)
     assert reached == ["a"]
     q.put("c")
     assert second.wait() == ["b", "c"]
@@ -871,7 +868,6 @@ def test_a_put_whose_item_is_taken_as_it_is_interrupted_has_put_it_and_the_inter
     if maxsize:
         q.put("in")
     reached: list[str] = []
-    armed: list[Timeout] = []
 
     def putter() -> None:
         gate.hold_me()
@@ -885,24 +881,7 @@ def test_a_put_whose_item_is_taken_as_it_is_interrupted_has_put_it_and_the_inter
     assert q.putting() == 1
     got = [q.get()]  # a channel: the held item itself; a full queue: "in", and "held" goes in
     assert gate.woken.wait(PATIENCE)
-    if interrupt == "kill":
-        baseline = internals.pending_interrupts()
-        killing = run_in_thread(held.kill)
-        wait_until(lambda: internals.pending_interrupts() > baseline, what="the kill to be pending")
-    else:
-
-        def arm() -> None:
-            armed.append(Timeout(0))
-            fired_here(armed[0])
-
-        gate.then = arm
-    gate.go.set()
-    error = held.exception(PATIENCE)
-    if interrupt == "kill":
-        killing.join()
-        assert isinstance(error, GreenletExit)
-    else:
-        assert error is armed[0]
+    let_go_interrupted(gate, held, interrupt)
     assert reached == ["put returned"]
     got.extend(drain(q))
     assert got == (["held"] if maxsize == 0 else ["in", "held"])

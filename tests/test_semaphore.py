@@ -16,36 +16,32 @@ checkpoint seam of ``internals.py``).
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import math
 import random
 import threading
 from typing import Any
 
-import internals
 import pytest
-from conftest import PATIENCE, Catch, Greenthreads, Threads, parked, run_bounded, wait_until
+from conftest import (
+    PATIENCE,
+    Catch,
+    Greenthreads,
+    Index,
+    KillError,
+    Threads,
+    interrupt_this_thread,
+    kill_parked,
+    run_bounded,
+    spawn_victim,
+    storm_of_kills_and_timeouts,
+    wait_until,
+)
 
 import threadevent
-from threadevent import GreenletExit, GreenThread, Timeout, getcurrent, sleep
+from threadevent import GreenletExit, Timeout, sleep
 from threadevent.semaphore import BoundedSemaphore, CappedSemaphore, Semaphore
 
 # -- helpers -------------------------------------------------------------------------------------------
-
-
-class KillError(Exception):
-    """What a test kills a greenthread with, instead of GreenletExit (an Exception, on purpose)."""
-
-
-class Index:
-    """Not an int, but usable as one (``__index__``), as a value must be accepted."""
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-    def __index__(self) -> int:
-        return self.value
 
 
 def balance_is(sem: Any, expected: int, what: str = "") -> None:
@@ -432,10 +428,8 @@ def test_a_greenthread_blocked_on_either_side_of_a_capped_semaphore_can_be_inter
     gt = gts.spawn(body)
     if interrupt == "kill":
         balance_is(sem, blocked_balance)
-        wait_until(lambda: parked(gt), what="the greenthread to block")
         sent = KillError("stop")
-        run_bounded(lambda: gt.kill(sent))
-        assert gt.exception() is sent
+        assert kill_parked(gt, sent) is sent
     else:
         assert isinstance(gt.exception(PATIENCE), Timeout)
     assert sem.balance == before
@@ -510,10 +504,8 @@ def test_kill_of_a_greenthread_blocked_in_acquire_holds_no_permit(gts: Greenthre
     sem.acquire()
     gt = gts.spawn(sem.acquire)
     balance_is(sem, -1)
-    wait_until(lambda: parked(gt), what="the greenthread to block")
     sent = KillError("stop waiting")
-    run_bounded(lambda: gt.kill(sent))
-    assert gt.exception() is sent
+    assert kill_parked(gt, sent) is sent
     assert (sem.counter, sem.balance) == (0, 0)
     sem.release()  # counted, not handed to the dead acquirer
     assert (sem.counter, sem.balance) == (1, 1)
@@ -570,9 +562,7 @@ def test_a_pending_interrupt_is_raised_by_acquire_even_with_a_permit_free(
     sent = KillError("pending")
 
     def body() -> None:
-        state = internals.current_state(create=True)
-        assert state is not None
-        internals.interrupt(state, sent)
+        interrupt_this_thread(sent)
         sem.acquire(blocking)
 
     assert threads.start(body).exception() is sent
@@ -593,22 +583,17 @@ def test_a_permit_handed_to_an_acquirer_as_it_is_killed_goes_on(
     # to the counter.
     sem = cls(1)
     sem.acquire()
-    victim: list[GreenThread[Any]] = []
-    catch = Catch(monkeypatch, lambda: getcurrent() in victim, when="interrupted")
-    catches.append(catch)
-    victim.append(gts.spawn(sem.acquire))
+    victim, catch = spawn_victim(monkeypatch, catches, gts, sem.acquire)
     balance_is(sem, -1)
     second = gts.spawn(sem.acquire) if queued_behind else None
     balance_is(sem, -2 if queued_behind else -1)
-    wait_until(lambda: parked(victim[0]), what="the victim to block")
     sent = KillError("as the permit comes")
-    killing = gts.spawn(victim[0].kill, sent)
-    catch.wait_caught()
+    killing = catch.kill(gts, victim, sent)
     sem.release()  # the victim is still first in line: the permit is handed to it
     assert sem.counter == 0
     catch.let_go()
     killing.wait(PATIENCE)  # the kill returned: the victim has ended
-    assert victim[0].exception() is sent
+    assert victim.exception() is sent
     if second is not None:
         assert second.wait(PATIENCE) is True
         assert (sem.counter, sem.balance) == (0, 0)
@@ -693,47 +678,22 @@ def test_a_permit_and_a_timeout_arriving_together_conserve_the_count(gts: Greent
 def test_a_storm_of_acquirers_with_kills_and_timeouts_never_overfills_and_leaves_the_count_whole(
     gts: Greenthreads, cls: type[Any], value: int
 ) -> None:
-    rng = random.Random()
-    seed = rng.randrange(2**32)
-    print(f"seed {seed}")
-    rng.seed(seed)
     sem = cls(value)
     holding: set[int] = set()
     seen: list[int] = []
-    progress: dict[int, int] = {}
-    count = 24
 
-    def worker(n: int, plan: list[float | None], endless: bool) -> None:
+    def use(n: int) -> None:
         # Every interrupt it can get (one kill, its own Timeouts) lands at a checkpoint or, for the kill
         # of a busy greenthread, at a bytecode: in both cases inside the ``try``, or before the permit.
-        for delay in itertools.cycle(plan) if endless else plan:
+        with sem:
             try:
-                with Timeout(delay) if delay is not None else contextlib.nullcontext(), sem:
-                    try:
-                        holding.add(n)
-                        seen.append(len(holding))
-                        sleep(0)
-                    finally:
-                        holding.discard(n)
-            except Timeout:
-                pass
-            progress[n] = progress.get(n, 0) + 1
+                holding.add(n)
+                seen.append(len(holding))
+                sleep(0)
+            finally:
+                holding.discard(n)
 
-    doomed = set(rng.sample(range(count), count // 3))
-    spawned = []
-    for n in range(count):
-        plan = [rng.choice([None, None, 0.0, 0.0005, 0.001]) for _ in range(20)]
-        spawned.append(gts.spawn(worker, n, plan, n in doomed))
-    for n in rng.sample(sorted(doomed), len(doomed)):
-        rounds = rng.randrange(1, 15)
-        wait_until(lambda n=n, rounds=rounds: progress.get(n, 0) >= rounds, what=f"worker {n} to go on")
-        run_bounded(spawned[n].kill)
-    for n, gt in enumerate(spawned):
-        error = gt.exception(PATIENCE)
-        if n in doomed:
-            assert isinstance(error, GreenletExit), f"worker {n}: {error!r}"
-        else:
-            assert error is None, f"worker {n}: {error!r}"
+    storm_of_kills_and_timeouts(gts, 24, use)
     assert seen, "no worker ever held a permit"
     assert max(seen) <= value, f"{max(seen)} held a permit at once, of {value}"
     assert not holding

@@ -17,13 +17,7 @@ import json
 import logging
 import os
 import random
-import selectors
-import signal
-import subprocess
-import sys
-import textwrap
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
@@ -32,7 +26,21 @@ from typing import Any
 
 import internals
 import pytest
-from conftest import ITEM_KINDS, PATIENCE, Items, Threads, Worker, parked, run_bounded, wait_until
+from conftest import (
+    ITEM_KINDS,
+    PATIENCE,
+    InterruptError,
+    Interruptible,
+    Items,
+    Threads,
+    Worker,
+    ctrl_c_child,
+    interrupt_this_thread,
+    parked,
+    run_bounded,
+    spurious_wake_up_9_s_into_the_wait,
+    wait_until,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -44,10 +52,6 @@ KINDS = ITEM_KINDS
 
 class Failure(Exception):
     """What a test completes an item with when it completes it with an exception."""
-
-
-class InterruptError(Exception):
-    """What a test interrupts a blocked call with."""
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -92,23 +96,6 @@ def wait_hooked(watched: Sequence[Any], count: int = 1) -> None:
         lambda: all(live_hooks(item) == count for item in watched),
         what=f"callbacks hooked on {watched!r}",
     )
-
-
-class Interruptible:
-    """A thread body that makes the thread interruptible (it gets a ThreadState), then runs ``call``."""
-
-    def __init__(self, call: Callable[[], Any]) -> None:
-        self.call = call
-        self.state: internals.ThreadState | None = None
-        self.ready = threading.Event()
-
-    def __call__(self) -> Any:
-        self.state = internals.current_state(create=True)
-        self.ready.set()
-        return self.call()
-
-    def parked(self) -> bool:
-        return self.state is not None and internals.parked(self.state)
 
 
 def drain(watched: Any, timeout: float | None = None) -> tuple[list[Any], bool]:
@@ -660,9 +647,7 @@ def test_an_interrupt_pending_before_the_call_raises_even_if_an_item_is_done(ite
     error = InterruptError("pending")
 
     def body() -> Any:
-        state = internals.current_state(create=True)
-        assert state is not None
-        internals.interrupt(state, error)
+        interrupt_this_thread(error)
         try:
             CALLS[name](watched)
         except InterruptError as exc:
@@ -735,19 +720,7 @@ def test_a_spurious_wake_up_does_not_end_the_wait(
 def test_after_a_spurious_wake_up_only_the_rest_of_the_timeout_is_waited(
     items: Items, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = [1000.0]
-    timeouts: list[float] = []
-
-    def fake_block(lock: Any, timeout: float) -> bool:
-        timeouts.append(timeout)
-        if len(timeouts) == 1:
-            clock[0] += 9.0  # woken spuriously 9 s into a 10 s wait
-            return True
-        clock[0] += max(timeout, 0.0)
-        return False
-
-    internals.patch_block(monkeypatch, fake_block)
-    internals.fake_clock(monkeypatch, clock)
+    timeouts = spurious_wake_up_9_s_into_the_wait(monkeypatch)
     watched = items.mix()
     assert wait_any(watched, 10.0) is None
     assert timeouts[0] == 10.0
@@ -792,34 +765,8 @@ def test_ctrl_c_interrupts_a_waiting_main_thread_and_unhooks(call: str) -> None:
         "future": sum(cb.watch is not None for cb in fut._done_callbacks),
     }}), flush=True)
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ)
-            assert selector.select(60), "the child printed nothing"
-        assert proc.stdout.readline().strip() == "blocked"
-        deadline = time.monotonic() + 60
-        while True:
-            proc.send_signal(signal.SIGINT)
-            try:
-                stdout, stderr = proc.communicate(timeout=10)
-                break
-            except subprocess.TimeoutExpired:
-                # A SIGINT landing just before the blocking call waits for it to end (as with
-                # threading.Event.wait); a user presses Ctrl-C again, so do we.
-                if time.monotonic() > deadline:
-                    pytest.fail("the child still blocked 60 s after SIGINTs")
-    except BaseException:
-        proc.kill()
-        proc.communicate()
-        raise
-    assert proc.returncode == 0, stderr
+    returncode, stdout, stderr = ctrl_c_child(code)
+    assert returncode == 0, stderr
     assert json.loads(stdout) == {"outcome": "KeyboardInterrupt", "event": 0, "future": 0}
 
 
