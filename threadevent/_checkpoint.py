@@ -586,6 +586,9 @@ def _set_async_exc(ident: int, kind: type[BaseException] | None) -> None:
     if kind is not None:
         raise_async(ident, kind)
         return
+    if ident != threading.get_ident():  # the replacement below would land in that thread, uncaught
+        clear_async(ident, None)
+        return
     # Not PyThreadState_SetAsyncExc(ident, NULL): up to 3.12 that sets the interpreter's "asynchronous
     # exception pending" flag even as it clears, and only raising one clears the flag again.  Left set,
     # every thread runs the interpreter's pending-work handler at every check from then on (loops ran
